@@ -26,7 +26,9 @@ $(STAMP): pyproject.toml
 	  { echo "python venv is missing: run 'apt-get install python3-venv' and retry"; exit 1; }; }
 	@echo "==> installing shopmesh and its test/dev tools into $(VENV)"
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]' --config-settings editable_mode=compat
+	@# generated clients live in clients/python: put that folder on the venv's path too
+	@$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "shopmesh-clients.pth").write_text(str(pathlib.Path("clients/python").resolve()) + "\n")'
 	@touch $(STAMP)
 
 up: venv
