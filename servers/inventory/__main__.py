@@ -16,10 +16,10 @@ from servers.common import logs
 from servers.common import redis as shared_redis
 from servers.common.server import ServiceApp, run, serve_until_signalled
 from servers.common.settings import EnvReader, ServerSettings
+from servers.common.soldout import SoldOutSnapshot, follow_stock_events
 from servers.inventory.domain import Catalog
 from servers.inventory.keeper import KeeperRules, StockKeeper
 from servers.inventory.service import InventoryService
-from servers.inventory.snapshot import SoldOutSnapshot
 from servers.inventory.store import RedisStockStore
 from shop.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
@@ -77,7 +77,10 @@ async def create_app(
             servicer, server
         ),
         checks={"redis": lambda: shared_redis.ping(redis_client)},
-        background=[keeper.sweep_forever, keeper.follow_stock_events],
+        background=[
+            keeper.sweep_forever,
+            lambda: follow_stock_events(redis_client, store.channel, keeper.snapshot),
+        ],
         on_stop=[close],
         dependency_errors={RedisConnectionError: "redis", RedisTimeoutError: "redis"},
     )

@@ -180,8 +180,13 @@ def check_reference(reservation_id: str, skus: Sequence[str]) -> None:
     check_skus("skus", skus, maximum=MAX_LINES)
 
 
-def sold_out(sku: str) -> PreconditionFailed:
-    return PreconditionFailed("SOLD_OUT", DOMAIN, f"{sku} is sold out", {"sku": sku})
+def sold_out(sku: str, generation: int | None = None) -> PreconditionFailed:
+    """SOLD_OUT; `generation` (the SKU's stock generation Redis saw) lets a caller's own sold-out
+    snapshot be invalidated by the same stock-back events as ours."""
+    metadata = {"sku": sku}
+    if generation is not None:
+        metadata["generation"] = str(generation)
+    return PreconditionFailed("SOLD_OUT", DOMAIN, f"{sku} is sold out", metadata)
 
 
 def refusal(status: str, sku: str, detail: str = "") -> PreconditionFailed:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from servers.common.errors import NotFound, PreconditionFailed
+from servers.common.soldout import SoldOutSnapshot
 from servers.common.validation import Violations
 from servers.inventory.domain import (
     DOMAIN,
@@ -33,7 +34,6 @@ from servers.inventory.domain import (
     refusal,
     sold_out,
 )
-from servers.inventory.snapshot import SoldOutSnapshot
 from servers.inventory.store import LineOutcome, StockStore
 
 _log = logging.getLogger("shopmesh.inventory")
@@ -78,7 +78,7 @@ class StockKeeper:
         for line in command.lines:
             self.catalog.get(line.sku)
             if self.snapshot.is_sold_out(line.sku):
-                raise sold_out(line.sku)
+                raise sold_out(line.sku, self.snapshot.generation(line.sku))
         now_ms = self._now_ms()
         expire_ms = now_ms + int((command.ttl_s or self._rules.default_ttl_s) * 1000)
         held: list[str] = []
@@ -123,6 +123,7 @@ class StockKeeper:
             return record
         if outcome.status == "SOLD_OUT":
             self.snapshot.mark_sold_out(line.sku, outcome.generation)
+            raise sold_out(line.sku, outcome.generation)
         if outcome.status == "UNKNOWN":  # in the catalog but never seeded: treat as missing
             raise NotFound("stock", line.sku)
         raise refusal(outcome.status, line.sku, outcome.detail)
@@ -239,11 +240,6 @@ class StockKeeper:
             except Exception:
                 _log.exception("sweep failed; retrying")
             await asyncio.sleep(self._rules.sweep_interval_s)
-
-    async def follow_stock_events(self) -> None:
-        await self._store.listen(
-            self.snapshot.stock_back, self.snapshot.connected, self.snapshot.disconnected
-        )
 
 
 def _reservation(

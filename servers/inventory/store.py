@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import pathlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from servers.common.redis import load_script
+from servers.common.soldout import stock_back_channel
 from servers.inventory.domain import LineRecord, Product, SaleConfig, StockLevel
 
-_log = logging.getLogger("shopmesh.inventory.store")
 _LUA = pathlib.Path(__file__).with_name("lua")
 _FIELDS = ("initial", "available", "reserved", "sold", "limit", "start_ms", "end_ms", "gen")
 
@@ -49,12 +46,6 @@ class StockStore(Protocol):
     async def adjust(self, sku: str, mode: str, *values: int) -> StockLevel | None: ...
     async def expire(self, sku: str, now_ms: int, batch: int, keep_until_ms: int) -> int: ...
     async def purge(self, sku: str, now_ms: int, batch: int) -> int: ...
-    async def listen(
-        self,
-        on_event: Callable[[str, int], None],
-        on_up: Callable[[], None],
-        on_down: Callable[[], None],
-    ) -> None: ...
 
 
 class RedisStockStore:
@@ -63,7 +54,7 @@ class RedisStockStore:
     def __init__(self, client: aioredis.Redis, prefix: str = "inv") -> None:
         self._redis = client
         self._prefix = prefix
-        self.channel = f"{prefix}:stock-back"
+        self.channel = stock_back_channel(prefix)
         self._reserve = load_script(client, _LUA / "reserve.lua")
         self._release = load_script(client, _LUA / "release.lua")
         self._commit = load_script(client, _LUA / "commit.lua")
@@ -140,28 +131,6 @@ class RedisStockStore:
     async def purge(self, sku: str, now_ms: int, batch: int) -> int:
         _stock, _users, res, _exp, done = self._keys(sku)
         return int(await self._purge(keys=[res, done], args=[now_ms, batch]))
-
-    async def listen(
-        self,
-        on_event: Callable[[str, int], None],
-        on_up: Callable[[], None],
-        on_down: Callable[[], None],
-    ) -> None:
-        """Follow stock-back events until cancelled, resubscribing after connection losses."""
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.channel)
-                on_up()
-                async for message in pubsub.listen():
-                    sku, _, generation = message["data"].decode().rpartition(" ")
-                    on_event(sku, int(generation))
-            except (RedisConnectionError, OSError) as exc:
-                _log.warning("stock-back subscription lost; retrying", extra={"error": repr(exc)})
-            finally:
-                on_down()
-                await pubsub.aclose()
-            await asyncio.sleep(0.5)
 
 
 def _level(sku: str, reply: Sequence[bytes | None]) -> StockLevel | None:

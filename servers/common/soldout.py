@@ -1,5 +1,7 @@
 """The process-local sold-out snapshot: hopeless requests are refused without touching Redis.
 
+Shared by inventory (which owns stock) and order (which answers SOLD_OUT without a hop).
+
 Every stock-back event (release, expiry, restock, set) bumps the SKU's generation in Redis and is
 published with it. A SKU is marked sold out together with the generation the Redis script saw,
 so an event that raced ahead of the marking (a higher generation already seen) cancels it, and
@@ -9,8 +11,15 @@ be lost; while the subscription is down the snapshot answers nothing.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+_log = logging.getLogger("shopmesh.soldout")
 
 
 class SoldOutSnapshot:
@@ -31,6 +40,11 @@ class SoldOutSnapshot:
             del self._sold_out[sku]
             return False
         return True
+
+    def generation(self, sku: str) -> int | None:
+        """The generation a SKU was marked sold out at, if it is marked."""
+        entry = self._sold_out.get(sku)
+        return None if entry is None else entry[0]
 
     def mark_sold_out(self, sku: str, generation: int) -> None:
         """Record that Redis saw `sku` with no stock at `generation`."""
@@ -58,3 +72,28 @@ class SoldOutSnapshot:
 
     def __len__(self) -> int:
         return len(self._sold_out)
+
+
+def stock_back_channel(inventory_prefix: str) -> str:
+    """The pub/sub channel inventory publishes `"<sku> <generation>"` on when units come back."""
+    return f"{inventory_prefix}:stock-back"
+
+
+async def follow_stock_events(
+    client: aioredis.Redis, channel: str, snapshot: SoldOutSnapshot
+) -> None:
+    """Feed stock-back events into `snapshot` until cancelled, resubscribing after losses."""
+    while True:
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(channel)
+            snapshot.connected()
+            async for message in pubsub.listen():
+                sku, _, generation = message["data"].decode().rpartition(" ")
+                snapshot.stock_back(sku, int(generation))
+        except (RedisConnectionError, OSError) as exc:
+            _log.warning("stock-back subscription lost; retrying", extra={"error": repr(exc)})
+        finally:
+            snapshot.disconnected()
+            await pubsub.aclose()
+        await asyncio.sleep(0.5)
