@@ -34,8 +34,13 @@ class ShopError(Exception):
         self.message = message
 
 
+MAX_VIOLATIONS = 20
+"""At most this many field violations travel back: the details ride in gRPC trailers, which
+clients cap at 8 KB, and twenty is plenty to fix a request."""
+
+
 class InvalidArgument(ShopError):
-    """The request is malformed; `violations` lists each bad field.
+    """The request is malformed; `violations` lists each bad field (the first MAX_VIOLATIONS).
 
     When `reason` is set the error is encoded as an ErrorInfo instead (for cases such as a
     tampered token, where naming the field is not enough and details must not leak).
@@ -49,9 +54,12 @@ class InvalidArgument(ShopError):
         domain: str = "",
         message: str = "",
     ) -> None:
-        text = message or "; ".join(f"{v.field}: {v.description}" for v in violations)
+        kept = violations[:MAX_VIOLATIONS]
+        text = message or "; ".join(f"{v.field}: {v.description}" for v in kept[:3])
+        if not message and len(violations) > 3:
+            text += f"; and {len(violations) - 3} more"
         super().__init__(text or "invalid argument")
-        self.violations = violations
+        self.violations = kept
         self.reason = reason
         self.domain = domain
 

@@ -113,7 +113,10 @@ class Metrics:
 
     def sample_runtime(self) -> list[str]:
         """Refresh the runtime gauges and return the names of the alerts now firing."""
-        tasks = len(asyncio.all_tasks())
+        try:
+            tasks = len(asyncio.all_tasks())
+        except RuntimeError:  # called outside the event loop
+            tasks = 0
         rss = _rss_bytes()
         self.tasks.set(tasks)
         self.rss.set(rss)

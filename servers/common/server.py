@@ -59,9 +59,10 @@ class RunningServer:
         await self.server.stop(self.grace_s if grace_s is None else grace_s)
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self.tasks:  # bounded: a background task stuck in cleanup must not hang shutdown
+            _done, stuck = await asyncio.wait(self.tasks, timeout=2.0)
+            for task in stuck:
+                _log.warning("background task did not stop in time", extra={"task": task.get_name()})
         for hook in self.app.on_stop:
             await hook()
         self.metrics.stop_http()
@@ -73,6 +74,11 @@ def _options(settings: ServerSettings) -> list[tuple[str, int]]:
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
         ("grpc.keepalive_permit_without_calls", 1),
+        # gRPC core cancels (status CANCELLED) calls that arrive while more than this many wait
+        # to be picked up (default 1,000): under a flash-sale burst that turns queueing into
+        # errors a proxy may retry. Admission is decided by our own code instead.
+        ("grpc.server.max_pending_requests", settings.max_pending_rpcs),
+        ("grpc.server.max_pending_requests_hard_limit", settings.max_pending_rpcs * 2),
         ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ]
 

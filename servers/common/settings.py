@@ -76,6 +76,7 @@ class ServerSettings:
     reuse_port: bool = False
     max_message_bytes: int = 1 << 20
     health_interval_s: float = 2.0
+    max_pending_rpcs: int = 20_000
 
     @classmethod
     def from_env(cls, service: str, env: EnvReader) -> ServerSettings:
@@ -93,4 +94,5 @@ class ServerSettings:
             reuse_port=env.flag("SHOPMESH_REUSE_PORT", False),
             max_message_bytes=env.integer("SHOPMESH_MAX_MESSAGE_BYTES", 1 << 20, minimum=1024),
             health_interval_s=env.number("SHOPMESH_HEALTH_INTERVAL_S", 2.0, minimum=0.05),
+            max_pending_rpcs=env.integer("SHOPMESH_MAX_PENDING_RPCS", 20_000, minimum=100),
         )

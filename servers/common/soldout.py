@@ -12,6 +12,7 @@ be lost; while the subscription is down the snapshot answers nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -95,5 +96,6 @@ async def follow_stock_events(
             _log.warning("stock-back subscription lost; retrying", extra={"error": repr(exc)})
         finally:
             snapshot.disconnected()
-            await pubsub.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pubsub.aclose(), 1.0)
         await asyncio.sleep(0.5)
