@@ -1,0 +1,198 @@
+"""PlaceOrder over real RPCs: replays, the sold-out snapshot, bad input, the backlog cap and a
+slow inventory past the caller's deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+import pytest
+import redis.asyncio as aioredis
+from google.rpc import error_details_pb2
+
+from servers.order.writer import create_writer
+from shop.inventory.v1 import inventory_pb2 as inv
+from shop.inventory.v1 import inventory_pb2_grpc
+from shop.order.v1 import order_pb2 as pb
+from tests.helpers import error_reason, status_details, violated_fields
+from tests.order.conftest import OrderStack, isolated_dsn, start_order_stack
+from tests.order.slowproxy import SlowProxy
+
+SKU = "SKU-BOTTLE"  # 3,000 units, no per-user limit
+
+
+def order_request(
+    request_id: str, *lines: tuple[str, int], user: str = "u1"
+) -> pb.PlaceOrderRequest:
+    return pb.PlaceOrderRequest(
+        request_id=request_id,
+        user_id=user,
+        lines=[pb.PlaceOrderLine(sku=s, quantity=q) for s, q in lines],
+    )
+
+
+async def levels(stack: OrderStack, *skus: str) -> list[tuple[int, int]]:
+    reply = await stack.inventory_stub.BatchGetStock(inv.BatchGetStockRequest(skus=list(skus)))
+    return [(s.available, s.reserved) for s in reply.stocks]
+
+
+@pytest.mark.asyncio
+async def test_replay_returns_the_first_order_and_reserves_once(order_stack: OrderStack) -> None:
+    request = order_request("same", (SKU, 2), ("SKU-MUG", 1))
+    first = await order_stack.order_stub.PlaceOrder(request)
+    again = await order_stack.order_stub.PlaceOrder(request)
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.order == first.order
+    assert await levels(order_stack, SKU, "SKU-MUG") == [(2998, 2), (19999, 1)]
+    with pytest.raises(grpc.aio.AioRpcError) as reused:
+        await order_stack.order_stub.PlaceOrder(order_request("same", (SKU, 3)))
+    assert reused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(reused.value) == "REQUEST_ID_REUSED"
+    assert await levels(order_stack, SKU) == [(2998, 2)]
+
+
+@pytest.mark.asyncio
+async def test_concurrent_replays_make_one_order(order_stack: OrderStack) -> None:
+    request = order_request("burst", (SKU, 1))
+    outcomes = await asyncio.gather(
+        *(order_stack.order_stub.PlaceOrder(request) for _ in range(30)), return_exceptions=True
+    )
+    ok = [o for o in outcomes if isinstance(o, pb.PlaceOrderResponse)]
+    busy = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert ok and {o.order.order_id for o in ok} == {ok[0].order.order_id}
+    assert all(e.code() == grpc.StatusCode.ABORTED for e in busy)  # "in flight, retry"
+    assert await levels(order_stack, SKU) == [(2999, 1)]
+    assert await order_stack.wait_written(1) == 1
+
+
+@pytest.mark.asyncio
+async def test_sold_out_is_answered_without_a_hop_until_stock_comes_back(
+    order_stack: OrderStack,
+) -> None:
+    stub = order_stack.order_stub
+    await order_stack.inventory_stub.SetStock(inv.SetStockRequest(sku=SKU, available=1))
+    winner = (await stub.PlaceOrder(order_request("w", (SKU, 1)))).order
+    with pytest.raises(grpc.aio.AioRpcError) as first:
+        await stub.PlaceOrder(order_request("l1", (SKU, 1)))
+    assert error_reason(first.value) == "SOLD_OUT"  # inventory said so; the snapshot learns
+    assert order_stack.desk.snapshot.is_sold_out(SKU)
+    info = next(
+        d for d in status_details(first.value) if isinstance(d, error_details_pb2.ErrorInfo)
+    )
+    assert info.domain == "inventory.shopmesh" and info.metadata["sku"] == SKU
+    await stub.CancelOrder(pb.CancelOrderRequest(order_id=winner.order_id))
+    await order_stack.desk.drain()  # the release publishes stock-back: the mark goes
+    for _ in range(100):
+        if not order_stack.desk.snapshot.is_sold_out(SKU):
+            break
+        await asyncio.sleep(0.01)
+    assert not order_stack.desk.snapshot.is_sold_out(SKU)
+    assert (await stub.PlaceOrder(order_request("l2", (SKU, 1)))).order.order_id
+
+
+@pytest.mark.asyncio
+async def test_known_sold_out_needs_no_inventory_at_all(order_stack: OrderStack) -> None:
+    stub = order_stack.order_stub
+    await order_stack.inventory_stub.SetStock(inv.SetStockRequest(sku=SKU, available=0))
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stub.PlaceOrder(order_request("a", (SKU, 1)))
+    await order_stack.inventory.running.server.stop(0)  # inventory is gone now
+    started = time.perf_counter()
+    with pytest.raises(grpc.aio.AioRpcError) as hopeless:
+        await stub.PlaceOrder(order_request("b", (SKU, 1)))
+    assert error_reason(hopeless.value) == "SOLD_OUT"
+    assert time.perf_counter() - started < 0.5
+
+
+BAD = [
+    (order_request("r"), ["lines"]),
+    (order_request("r", (SKU, 0)), ["lines[0].quantity"]),
+    (order_request("r", (SKU, -1)), ["lines[0].quantity"]),
+    (order_request("r", *[(f"SKU-{i}", 1) for i in range(51)]), ["lines"]),
+    (order_request("r", (SKU, 1), (SKU, 1)), ["lines[1].sku"]),
+    (order_request("r" * 129, (SKU, 1)), ["request_id"]),
+    (order_request("r", (SKU, 1), user="u" * 129), ["user_id"]),
+    (order_request("r", ("SKU-MUG", 1), ("bad sku!", 1)), ["lines[1].sku"]),
+]
+
+
+@pytest.mark.asyncio
+async def test_bad_input_is_refused_and_reserves_nothing(order_stack: OrderStack) -> None:
+    before = await levels(order_stack, SKU, "SKU-MUG")
+    for request, fields in BAD:
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await order_stack.order_stub.PlaceOrder(request)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violated_fields(bad.value) == fields
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await order_stack.order_stub.PlaceOrder(order_request("r", ("SKU-MUG", 1), ("SKU-NOPE", 1)))
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as zero:
+        await order_stack.order_stub.GetOrder(pb.GetOrderRequest(order_id=0))
+    assert violated_fields(zero.value) == ["order_id"]
+    assert await levels(order_stack, SKU, "SKU-MUG") == before
+    assert await order_stack.desk.store.backlog() == 0
+
+
+@pytest.mark.asyncio
+async def test_full_backlog_fails_fast_and_reserves_nothing(
+    redis_client: aioredis.Redis, redis_url: str, key_prefix: str, order_dsn: str
+) -> None:
+    stack = await start_order_stack(
+        redis_client, redis_url, key_prefix, order_dsn, with_writer=False, backlog_cap=5
+    )
+    try:
+        for i in range(5):
+            await stack.order_stub.PlaceOrder(order_request(f"b{i}", (SKU, 1)))
+        started = time.perf_counter()
+        with pytest.raises(grpc.aio.AioRpcError) as full:
+            await stack.order_stub.PlaceOrder(order_request("b5", (SKU, 1)))
+        assert time.perf_counter() - started < 0.25
+        assert full.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert any(isinstance(d, error_details_pb2.RetryInfo) for d in status_details(full.value))
+        assert await levels(stack, SKU) == [(2995, 5)]
+        # Once the writer drains the backlog, orders are taken again.
+        writer_stack_task = asyncio.create_task(_drain(stack))
+        await stack.wait_written(5)
+        writer_stack_task.cancel()
+        assert (await stack.order_stub.PlaceOrder(order_request("b5", (SKU, 1)))).order.order_id
+    finally:
+        await stack.stop()
+
+
+async def _drain(stack: OrderStack) -> None:
+    writer = await create_writer(stack.writer_settings, stack.servers_redis, stack.db)
+    await writer.run()
+
+
+@pytest.mark.asyncio
+async def test_slow_inventory_past_the_deadline_leaves_nothing_held(
+    redis_client: aioredis.Redis, redis_url: str, key_prefix: str, tmp_path
+) -> None:
+    proxy: SlowProxy | None = None
+    channel: grpc.aio.Channel | None = None
+    async with isolated_dsn("sqlite", tmp_path) as dsn:
+        # Order talks to inventory through a proxy that answers Reserve a second late.
+        base = await start_order_stack(redis_client, redis_url, key_prefix, dsn)
+        try:
+            proxy = await SlowProxy(base.inventory_address, {"Reserve"}, 1.0).start()
+            channel = grpc.aio.insecure_channel(proxy.address)
+            base.desk.inventory._stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+            started = time.perf_counter()
+            with pytest.raises(grpc.aio.AioRpcError) as late:
+                await base.order_stub.PlaceOrder(order_request("slow", (SKU, 4)), timeout=0.5)
+            elapsed = time.perf_counter() - started
+            assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert elapsed < 0.6, elapsed  # deadline + 100 ms
+            await base.desk.drain()  # the compensating release
+            await base.inventory.keeper.sweep_once()
+            assert await levels(base, SKU) == [(3000, 0)]
+            assert await base.desk.store.backlog() == 0
+            assert await base.desk.store.claim_of("slow") is None  # the client may retry
+        finally:
+            if channel is not None:
+                await channel.close()
+            if proxy is not None:
+                await proxy.stop()
+            await base.stop()
