@@ -1,0 +1,119 @@
+"""CartService servicer: decode the request, call the CartDesk, encode the priced cart."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import grpc
+
+from servers.cart.desk import CartDesk
+from servers.cart.pricing import PricedCart, PricedLine, StockState
+from servers.common import money
+from shop.cart.v1 import cart_pb2 as pb
+from shop.cart.v1 import cart_pb2_grpc
+from shop.common.v1 import common_pb2
+from shop.order.v1 import order_pb2
+
+_STOCK_STATE = {
+    StockState.UNKNOWN: common_pb2.STOCK_STATE_UNSPECIFIED,
+    StockState.IN_STOCK: common_pb2.STOCK_STATE_IN_STOCK,
+    StockState.LOW: common_pb2.STOCK_STATE_LOW,
+    StockState.SOLD_OUT: common_pb2.STOCK_STATE_SOLD_OUT,
+}
+_NANOS = Decimal(1_000_000_000)
+
+
+class CartService(cart_pb2_grpc.CartServiceServicer):
+    def __init__(self, desk: CartDesk[order_pb2.Order]) -> None:
+        self._desk = desk
+
+    async def GetCart(
+        self, request: pb.GetCartRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCartResponse:
+        view = await self._desk.get(request.user_id, request.cart_token)
+        return pb.GetCartResponse(cart_token=view.token, cart=encode_cart(view.cart))
+
+    async def AddItem(
+        self, request: pb.AddItemRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AddItemResponse:
+        view = await self._desk.add(
+            request.user_id, request.cart_token, request.sku, request.quantity
+        )
+        return pb.AddItemResponse(cart_token=view.token, cart=encode_cart(view.cart))
+
+    async def UpdateItem(
+        self, request: pb.UpdateItemRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateItemResponse:
+        view = await self._desk.update(
+            request.user_id, request.cart_token, request.sku, request.quantity
+        )
+        return pb.UpdateItemResponse(cart_token=view.token, cart=encode_cart(view.cart))
+
+    async def RemoveItem(
+        self, request: pb.RemoveItemRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RemoveItemResponse:
+        view = await self._desk.remove(request.user_id, request.cart_token, request.sku)
+        return pb.RemoveItemResponse(cart_token=view.token, cart=encode_cart(view.cart))
+
+    async def ApplyCoupon(
+        self, request: pb.ApplyCouponRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ApplyCouponResponse:
+        view = await self._desk.apply_coupon(
+            request.user_id, request.cart_token, request.coupon_code
+        )
+        return pb.ApplyCouponResponse(cart_token=view.token, cart=encode_cart(view.cart))
+
+    async def Quote(
+        self, request: pb.QuoteRequest, context: grpc.aio.ServicerContext
+    ) -> pb.QuoteResponse:
+        view, conversion = await self._desk.quote(
+            request.user_id, request.cart_token, request.currency_code
+        )
+        return pb.QuoteResponse(
+            cart_token=view.token, cart=encode_cart(view.cart), rate=str(conversion.rate)
+        )
+
+    async def Checkout(
+        self, request: pb.CheckoutRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CheckoutResponse:
+        order, token = await self._desk.checkout(request.user_id, request.cart_token)
+        return pb.CheckoutResponse(order=order, cart_token=token)
+
+
+def _money(minor: int, currency: str) -> common_pb2.Money:
+    units, nanos = money.split(minor, currency)
+    return common_pb2.Money(currency_code=currency, units=units, nanos=nanos)
+
+
+def _exact(value: Decimal, currency: str) -> common_pb2.Money:
+    """A unit price may be finer than the minor unit (it is rounded per line, not per unit);
+    the rate table's decimal limit keeps it within Money's nanos."""
+    units = int(value)
+    nanos = int((value - units) * _NANOS)
+    return common_pb2.Money(currency_code=currency, units=units, nanos=nanos)
+
+
+def _line(line: PricedLine, currency: str) -> pb.CartLine:
+    return pb.CartLine(
+        sku=line.sku,
+        title=line.title,
+        quantity=line.quantity,
+        unit_price=_exact(line.unit_price, currency),
+        line_subtotal=_money(line.subtotal, currency),
+        line_discount=_money(line.discount, currency),
+        line_total=_money(line.total, currency),
+        stock_state=_STOCK_STATE[line.stock],
+    )
+
+
+def encode_cart(cart: PricedCart) -> pb.Cart:
+    currency = cart.currency
+    return pb.Cart(
+        lines=[_line(line, currency) for line in cart.lines],
+        coupon_code=cart.coupon,
+        currency_code=currency,
+        subtotal=_money(cart.subtotal, currency),
+        discount=_money(cart.discount, currency),
+        total=_money(cart.total, currency),
+        item_count=cart.item_count,
+    )
