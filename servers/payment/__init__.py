@@ -1,0 +1,1 @@
+"""The payment callback gateway: signed provider callbacks applied to orders exactly once."""
