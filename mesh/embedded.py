@@ -29,6 +29,12 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def start_redis(run_dir: pathlib.Path, port: int) -> subprocess.Popen[bytes]:
     """Start redis-server on 127.0.0.1:port with persistence under run_dir/redis."""
     if not port_is_free(port):
