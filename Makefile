@@ -8,7 +8,7 @@ BUF := node_modules/.bin/buf
 PYTEST_ARGS ?=
 
 .PHONY: help venv up down test lint typecheck proto proto-deps proto-check proto-baseline \
-        bench-inventory clean
+        bench-inventory envoy-check clean
 
 help:
 	@echo "make up         set up .venv and run the shop (embedded Redis unless REDIS_URL is set)"
@@ -84,3 +84,7 @@ bench-inventory: venv
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .coverage
+
+envoy-check: venv
+	@echo "==> re-rendering envoy/ and checking it is unchanged and valid"
+	@$(VENV)/bin/shopmesh render --check
