@@ -4,7 +4,6 @@ the error interceptor, background tasks and graceful shutdown."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -62,7 +61,9 @@ class RunningServer:
         if self.tasks:  # bounded: a background task stuck in cleanup must not hang shutdown
             _done, stuck = await asyncio.wait(self.tasks, timeout=2.0)
             for task in stuck:
-                _log.warning("background task did not stop in time", extra={"task": task.get_name()})
+                _log.warning(
+                    "background task did not stop in time", extra={"task": task.get_name()}
+                )
         for hook in self.app.on_stop:
             await hook()
         self.metrics.stop_http()

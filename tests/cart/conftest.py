@@ -89,7 +89,9 @@ def unused_address() -> str:
 
 
 @pytest_asyncio.fixture
-async def cart(stock_server: InventoryUnderTest, unused_address: str) -> AsyncIterator[CartUnderTest]:
+async def cart(
+    stock_server: InventoryUnderTest, unused_address: str
+) -> AsyncIterator[CartUnderTest]:
     under_test = await start_cart(
         cart_settings(stock_server.running.address, unused_address), stock_server
     )

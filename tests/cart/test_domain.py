@@ -20,7 +20,11 @@ def build(pairs: list[tuple[str, int]]) -> Cart:
     return cart
 
 
-@given(pairs=lines, sku=st.sampled_from([f"NEW-{i}" for i in range(3)]), quantity=st.integers(1, MAX_QUANTITY))
+@given(
+    pairs=lines,
+    sku=st.sampled_from([f"NEW-{i}" for i in range(3)]),
+    quantity=st.integers(1, MAX_QUANTITY),
+)
 def test_adding_then_removing_a_line_gives_back_an_equal_cart(
     pairs: list[tuple[str, int]], sku: str, quantity: int
 ) -> None:

@@ -26,7 +26,7 @@ from servers.common.settings import SettingsError
 
 DATA = pathlib.Path(__file__).parents[2] / "servers" / "cart" / "data"
 RATES = RateTable(DATA / "rates.json")
-CURRENCIES = sorted(json.loads((DATA / "rates.json").read_text())["rates"]) + ["EUR"]
+CURRENCIES = [*sorted(json.loads((DATA / "rates.json").read_text())["rates"]), "EUR"]
 MUG = Product("SKU-MUG", "Mug", 990, "EUR")
 PHONE = Product("SKU-PHONE-X1", "Phone", 69900, "EUR")
 PRODUCTS = {p.sku: p for p in (MUG, PHONE)}
@@ -171,9 +171,7 @@ def test_split_adds_up_and_never_exceeds_a_weight(amount: int, weights: list[int
 
 def test_stock_state_is_carried_per_line() -> None:
     cart = cart_of(("SKU-MUG", 1), ("SKU-PHONE-X1", 1))
-    priced = price_cart(
-        cart, PRODUCTS, {"SKU-MUG": StockState.LOW}, RATES.conversion(""), None
-    )
+    priced = price_cart(cart, PRODUCTS, {"SKU-MUG": StockState.LOW}, RATES.conversion(""), None)
     assert [line.stock for line in priced.lines] == [StockState.LOW, StockState.UNKNOWN]
 
 

@@ -88,7 +88,10 @@ async def test_coupons_apply_replace_and_remove(cart: CartUnderTest) -> None:
         pb.ApplyCouponRequest(user_id=USER, cart_token=token, coupon_code="welcome10")
     )
     assert ten.cart.coupon_code == "WELCOME10"
-    assert [amount(line.line_discount) for line in ten.cart.lines] == [Decimal("2.97"), Decimal("69.90")]
+    assert [amount(line.line_discount) for line in ten.cart.lines] == [
+        Decimal("2.97"),
+        Decimal("69.90"),
+    ]
     assert_reconciles(ten.cart)
     five = await cart.stub.ApplyCoupon(
         pb.ApplyCouponRequest(user_id=USER, cart_token=ten.cart_token, coupon_code="SAVE5")
@@ -101,7 +104,9 @@ async def test_coupons_apply_replace_and_remove(cart: CartUnderTest) -> None:
     assert (none.cart.coupon_code, amount(none.cart.discount)) == ("", 0)
 
 
-@pytest.mark.parametrize(("code", "reason"), [("NOPE", "COUPON_INVALID"), ("SUMMER2020", "COUPON_EXPIRED")])
+@pytest.mark.parametrize(
+    ("code", "reason"), [("NOPE", "COUPON_INVALID"), ("SUMMER2020", "COUPON_EXPIRED")]
+)
 async def test_unknown_or_expired_coupons_are_refused(
     cart: CartUnderTest, code: str, reason: str
 ) -> None:
@@ -118,7 +123,9 @@ async def test_unknown_or_expired_coupons_are_refused(
 
 async def test_quote_converts_and_remembers_the_currency(cart: CartUnderTest) -> None:
     token = await filled(cart)
-    quote = await cart.stub.Quote(pb.QuoteRequest(user_id=USER, cart_token=token, currency_code="USD"))
+    quote = await cart.stub.Quote(
+        pb.QuoteRequest(user_id=USER, cart_token=token, currency_code="USD")
+    )
     assert (quote.rate, quote.cart.currency_code) == ("1.0842", "USD")
     mug, phone = quote.cart.lines
     assert amount(mug.unit_price) == Decimal("10.73358")  # exact; rounded per line only
@@ -148,17 +155,40 @@ async def test_every_bad_input_is_refused_with_details(cart: CartUnderTest) -> N
     field_cases = [
         (stub.GetCart(pb.GetCartRequest(user_id="")), ["user_id"]),
         (stub.AddItem(pb.AddItemRequest(user_id=USER, sku="SKU-MUG", quantity=0)), ["quantity"]),
-        (stub.AddItem(pb.AddItemRequest(user_id=USER, sku="SKU-MUG", quantity=10_001)), ["quantity"]),
+        (
+            stub.AddItem(pb.AddItemRequest(user_id=USER, sku="SKU-MUG", quantity=10_001)),
+            ["quantity"],
+        ),
         (stub.AddItem(pb.AddItemRequest(user_id=USER, sku="SKU-MUG", quantity=-1)), ["quantity"]),
         (stub.AddItem(pb.AddItemRequest(user_id=USER, sku="no spaces", quantity=1)), ["sku"]),
-        (stub.AddItem(pb.AddItemRequest(user_id="", sku="", quantity=0)), ["user_id", "sku", "quantity"]),
-        (stub.UpdateItem(pb.UpdateItemRequest(user_id=USER, cart_token=token, sku="SKU-MUG")), ["quantity"]),
+        (
+            stub.AddItem(pb.AddItemRequest(user_id="", sku="", quantity=0)),
+            ["user_id", "sku", "quantity"],
+        ),
+        (
+            stub.UpdateItem(pb.UpdateItemRequest(user_id=USER, cart_token=token, sku="SKU-MUG")),
+            ["quantity"],
+        ),
         (stub.RemoveItem(pb.RemoveItemRequest(user_id=USER, cart_token=token, sku="")), ["sku"]),
-        (stub.ApplyCoupon(pb.ApplyCouponRequest(user_id=USER, coupon_code="C" * 33)), ["coupon_code"]),
-        (stub.Quote(pb.QuoteRequest(user_id=USER, cart_token=token, currency_code="usd")), ["currency_code"]),
-        (stub.Quote(pb.QuoteRequest(user_id=USER, cart_token=token, currency_code="XAU")), ["currency_code"]),
+        (
+            stub.ApplyCoupon(pb.ApplyCouponRequest(user_id=USER, coupon_code="C" * 33)),
+            ["coupon_code"],
+        ),
+        (
+            stub.Quote(pb.QuoteRequest(user_id=USER, cart_token=token, currency_code="usd")),
+            ["currency_code"],
+        ),
+        (
+            stub.Quote(pb.QuoteRequest(user_id=USER, cart_token=token, currency_code="XAU")),
+            ["currency_code"],
+        ),
         (stub.Checkout(pb.CheckoutRequest(user_id="u" * 129, cart_token=token)), ["user_id"]),
-        (stub.AddItem(pb.AddItemRequest(user_id=USER, cart_token=token, sku="SKU-MUG", quantity=9_998)), ["quantity"]),
+        (
+            stub.AddItem(
+                pb.AddItemRequest(user_id=USER, cart_token=token, sku="SKU-MUG", quantity=9_998)
+            ),
+            ["quantity"],
+        ),
     ]
     for call, fields in field_cases:
         error = await _refusal(call)
@@ -172,10 +202,16 @@ async def test_bad_tokens_are_refused_for_every_rpc(cart: CartUnderTest) -> None
     for bad, user in ((token[:-2], USER), (token + "A", USER), ("garbage", USER), (token, "bob")):
         calls = [
             stub.GetCart(pb.GetCartRequest(user_id=user, cart_token=bad)),
-            stub.AddItem(pb.AddItemRequest(user_id=user, cart_token=bad, sku="SKU-MUG", quantity=1)),
-            stub.UpdateItem(pb.UpdateItemRequest(user_id=user, cart_token=bad, sku="SKU-MUG", quantity=1)),
+            stub.AddItem(
+                pb.AddItemRequest(user_id=user, cart_token=bad, sku="SKU-MUG", quantity=1)
+            ),
+            stub.UpdateItem(
+                pb.UpdateItemRequest(user_id=user, cart_token=bad, sku="SKU-MUG", quantity=1)
+            ),
             stub.RemoveItem(pb.RemoveItemRequest(user_id=user, cart_token=bad, sku="SKU-MUG")),
-            stub.ApplyCoupon(pb.ApplyCouponRequest(user_id=user, cart_token=bad, coupon_code="SAVE5")),
+            stub.ApplyCoupon(
+                pb.ApplyCouponRequest(user_id=user, cart_token=bad, coupon_code="SAVE5")
+            ),
             stub.Quote(pb.QuoteRequest(user_id=user, cart_token=bad, currency_code="USD")),
             stub.Checkout(pb.CheckoutRequest(user_id=user, cart_token=bad)),
         ]
@@ -189,9 +225,24 @@ async def test_bad_tokens_are_refused_for_every_rpc(cart: CartUnderTest) -> None
 async def test_unknown_skus_and_missing_lines_are_not_found(cart: CartUnderTest) -> None:
     token = await filled(cart)
     cases = [
-        (cart.stub.AddItem(pb.AddItemRequest(user_id=USER, cart_token=token, sku="SKU-NOPE", quantity=1)), "product"),
-        (cart.stub.UpdateItem(pb.UpdateItemRequest(user_id=USER, cart_token=token, sku="SKU-CABLE", quantity=2)), "cart line"),
-        (cart.stub.RemoveItem(pb.RemoveItemRequest(user_id=USER, cart_token=token, sku="SKU-CABLE")), "cart line"),
+        (
+            cart.stub.AddItem(
+                pb.AddItemRequest(user_id=USER, cart_token=token, sku="SKU-NOPE", quantity=1)
+            ),
+            "product",
+        ),
+        (
+            cart.stub.UpdateItem(
+                pb.UpdateItemRequest(user_id=USER, cart_token=token, sku="SKU-CABLE", quantity=2)
+            ),
+            "cart line",
+        ),
+        (
+            cart.stub.RemoveItem(
+                pb.RemoveItemRequest(user_id=USER, cart_token=token, sku="SKU-CABLE")
+            ),
+            "cart line",
+        ),
     ]
     for call, resource in cases:
         error = await _refusal(call)
@@ -213,7 +264,9 @@ async def test_a_cart_over_a_hundred_lines_is_refused(cart: CartUnderTest) -> No
     codec = TokenCodec(cart.settings.keyring, 600)
     token = codec.encode(full, USER)
     error = await _refusal(
-        cart.stub.AddItem(pb.AddItemRequest(user_id=USER, cart_token=token, sku="SKU-MUG", quantity=1))
+        cart.stub.AddItem(
+            pb.AddItemRequest(user_id=USER, cart_token=token, sku="SKU-MUG", quantity=1)
+        )
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert violated_fields(error) == ["sku"]
@@ -227,7 +280,9 @@ async def test_checkout_of_an_empty_cart_is_refused(cart: CartUnderTest) -> None
 
 async def test_checkout_with_the_order_service_down_is_unavailable(cart: CartUnderTest) -> None:
     token = await filled(cart)
-    error = await _refusal(cart.stub.Checkout(pb.CheckoutRequest(user_id=USER, cart_token=token), timeout=5))
+    error = await _refusal(
+        cart.stub.Checkout(pb.CheckoutRequest(user_id=USER, cart_token=token), timeout=5)
+    )
     assert error.code() == grpc.StatusCode.UNAVAILABLE
     assert error_reason(error) == "DEPENDENCY_UNAVAILABLE"
 
@@ -244,7 +299,9 @@ async def test_catalog_is_cached_and_stock_fetched_in_batches_at_most_a_second_o
     assert inventory_calls(cart, "GetProduct") == 0 and inventory_calls(cart, "GetStock") == 0
 
     await cart.inventory.stub.SetStock(inventory_pb2.SetStockRequest(sku="SKU-MUG", available=0))
-    await cart.inventory.stub.SetStock(inventory_pb2.SetStockRequest(sku="SKU-PHONE-X1", available=3))
+    await cart.inventory.stub.SetStock(
+        inventory_pb2.SetStockRequest(sku="SKU-PHONE-X1", available=3)
+    )
     await asyncio.sleep(1.05)
     reply = await cart.stub.GetCart(pb.GetCartRequest(user_id=USER, cart_token=token))
     assert [line.stock_state for line in reply.cart.lines] == [
@@ -257,8 +314,12 @@ async def test_refused_calls_change_nothing(cart: CartUnderTest) -> None:
     token = await filled(cart)
     before = await cart.stub.GetCart(pb.GetCartRequest(user_id=USER, cart_token=token))
     for call in (
-        cart.stub.ApplyCoupon(pb.ApplyCouponRequest(user_id=USER, cart_token=token, coupon_code="NOPE")),
-        cart.stub.AddItem(pb.AddItemRequest(user_id=USER, cart_token=token, sku="SKU-NOPE", quantity=1)),
+        cart.stub.ApplyCoupon(
+            pb.ApplyCouponRequest(user_id=USER, cart_token=token, coupon_code="NOPE")
+        ),
+        cart.stub.AddItem(
+            pb.AddItemRequest(user_id=USER, cart_token=token, sku="SKU-NOPE", quantity=1)
+        ),
         cart.stub.Quote(pb.QuoteRequest(user_id=USER, cart_token=token, currency_code="XAU")),
     ):
         await _refusal(call)

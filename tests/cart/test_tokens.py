@@ -100,8 +100,18 @@ def test_every_changed_character_of_the_token_text_is_refused() -> None:
         lambda t: "é" + t,
         lambda t: "A",
     ],
-    ids=["drop-1", "half", "prefix", "extra-char", "extra-block", "padding", "space", "huge",
-         "non-ascii", "one-char"],
+    ids=[
+        "drop-1",
+        "half",
+        "prefix",
+        "extra-char",
+        "extra-block",
+        "padding",
+        "space",
+        "huge",
+        "non-ascii",
+        "one-char",
+    ],
 )
 def test_truncated_extended_or_garbage_tokens_are_refused(mangle: object) -> None:
     tokens = codec(("k1", new_key()))
