@@ -87,9 +87,15 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 return await behavior(request, context)
             except BaseException as exc:
                 code, status = self._classify(exc, context, method)
-                if status is not None:
-                    await context.abort_with_status(status)
-                raise
+                if status is None:
+                    raise
+                # Refusals are the common case in a flash sale (SOLD_OUT): setting the status
+                # and returning skips abort's extra send-and-raise round trip; grpc.aio drops
+                # the (absent) response of a call whose code is not OK.
+                context.set_trailing_metadata(status.trailing_metadata)
+                context.set_details(status.details)
+                context.set_code(status.code)
+                return None
             finally:
                 deadline.reset(token)
                 self._metrics.observe_rpc(method, code, time.perf_counter() - started)
