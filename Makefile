@@ -6,15 +6,19 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BUF := node_modules/.bin/buf
 PYTEST_ARGS ?=
+# clients/web's pinned Node tools (protoc-gen-es, esbuild, tsc), installed from its lockfile
+WEB_DEPS = echo "==> npm ci in clients/web (from package-lock.json)" && \
+  (cd clients/web && npm ci --no-audit --no-fund --silent)
 
 .PHONY: help venv up down test lint typecheck proto proto-deps proto-check proto-baseline \
-        bench-inventory envoy-check clean
+        bench-inventory envoy-check clean web web-check
 
 help:
 	@echo "make up         set up .venv and run the shop (embedded Redis unless REDIS_URL is set)"
 	@echo "make test       set up .venv and run the test suite with coverage"
 	@echo "make lint       ruff + mypy (strict on servers/ and mesh/)"
-	@echo "make proto      regenerate clients/python from protos/ (needs Node for buf)"
+	@echo "make proto      regenerate clients/python and clients/web/src/gen from protos/ (needs Node)"
+	@echo "make web        rebuild the browser bundle clients/web/dist (needs Node)"
 	@echo "make bench-inventory   inventory benchmark (prints a table, writes bench/results/)"
 
 venv: $(STAMP)
@@ -59,7 +63,8 @@ proto-deps: venv
 proto: $(BUF) proto-deps
 	@echo "==> buf format + generate"
 	@$(BUF) format -w
-	@rm -rf clients/python/shop
+	@$(WEB_DEPS)
+	@rm -rf clients/python/shop clients/web/src/gen
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(BUF) generate
 	@$(BUF) build protos -o build/shop.binpb
 
@@ -68,11 +73,12 @@ proto-check: $(BUF) proto-deps
 	@$(BUF) lint
 	@$(BUF) format --diff --exit-code
 	@$(BUF) breaking protos --against protos/baseline.binpb
-	@echo "==> regenerating clients/python and checking it is unchanged"
-	@rm -rf clients/python/shop
+	@$(WEB_DEPS)
+	@echo "==> regenerating clients/python and clients/web/src/gen and checking they are unchanged"
+	@rm -rf clients/python/shop clients/web/src/gen
 	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(BUF) generate
-	@git diff --exit-code --stat -- clients/python && \
-	  test -z "$$(git status --porcelain -- clients/python)" || \
+	@git diff --exit-code --stat -- clients/python clients/web/src/gen && \
+	  test -z "$$(git status --porcelain -- clients/python clients/web/src/gen)" || \
 	  { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
 
 proto-baseline: $(BUF) proto-deps
@@ -88,3 +94,19 @@ clean:
 envoy-check: venv
 	@echo "==> re-rendering envoy/ and checking it is unchanged and valid"
 	@$(VENV)/bin/shopmesh render --check
+
+web:
+	@$(WEB_DEPS)
+	@echo "==> type-checking and bundling clients/web into clients/web/dist"
+	@cd clients/web && npm run --silent typecheck && npm run --silent build
+
+# CI: the checked-in bundle and generated TypeScript must be what the sources build
+web-check: $(BUF) proto-deps web
+	@echo "==> regenerating clients/web/src/gen into build/web-check and comparing"
+	@rm -rf build/web-check
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(BUF) generate -o build/web-check
+	@diff -r build/web-check/clients/web/src/gen clients/web/src/gen || \
+	  { echo "clients/web/src/gen is stale: run 'make proto' and commit"; exit 1; }
+	@git diff --exit-code --stat -- clients/web/dist && \
+	  test -z "$$(git status --porcelain -- clients/web/dist)" || \
+	  { echo "clients/web/dist differs from a fresh build: run 'make web' and commit"; exit 1; }

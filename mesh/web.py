@@ -1,13 +1,18 @@
 """The static server the edge routes `/` to: clients/web/dist when it has been built, else a
-placeholder page that says how to build it. Run as `python -m mesh.web --dir D --port P`."""
+placeholder page that says how to build it, plus `/mesh.json` (mesh.panel) for the page's mesh
+panel. Run as `python -m mesh.web --dir D --port P [--run-dir R]`."""
 
 from __future__ import annotations
 
 import argparse
 import functools
 import http.server
+import json
 import pathlib
 import threading
+from typing import Any
+
+from mesh import panel
 
 WEB_DIST = pathlib.Path(__file__).resolve().parent.parent / "clients" / "web" / "dist"
 
@@ -30,19 +35,50 @@ def site_root(run_dir: pathlib.Path, dist: pathlib.Path = WEB_DIST) -> pathlib.P
     return placeholder
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _SiteHandler(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *args: Any, run_dir: pathlib.Path | None, **kwargs: Any) -> None:
+        self._run_dir = run_dir  # before super().__init__, which handles the request
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        if self.path.partition("?")[0] == "/mesh.json":
+            self._mesh_json()
+        else:
+            super().do_GET()
+
+    def _mesh_json(self) -> None:
+        figures = panel.read(self._run_dir) if self._run_dir is not None else None
+        if figures is None:
+            self.send_error(404, "no running mesh to report on")
+            return
+        body = json.dumps(figures).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def end_headers(self) -> None:
+        # a rebuilt bundle must reach the browser on the next load, not after a heuristic expiry
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
     def log_message(self, format: str, *args: object) -> None:
         # the edge already writes a JSON access log line for every request
         return
 
 
-def make_server(root: pathlib.Path, port: int) -> http.server.ThreadingHTTPServer:
-    handler = functools.partial(_QuietHandler, directory=str(root))
+def make_server(
+    root: pathlib.Path, port: int, run_dir: pathlib.Path | None = None
+) -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(_SiteHandler, directory=str(root), run_dir=run_dir)
     return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
 
 
-def serve_in_thread(root: pathlib.Path, port: int) -> http.server.ThreadingHTTPServer:
-    server = make_server(root, port)
+def serve_in_thread(
+    root: pathlib.Path, port: int, run_dir: pathlib.Path | None = None
+) -> http.server.ThreadingHTTPServer:
+    server = make_server(root, port, run_dir)
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
     return server
 
@@ -51,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mesh.web")
     parser.add_argument("--dir", required=True, type=pathlib.Path)
     parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--run-dir", type=pathlib.Path, help="the mesh run dir, for /mesh.json")
     args = parser.parse_args(argv)
-    server = make_server(args.dir, args.port)
+    server = make_server(args.dir, args.port, panel.find_run_dir(args.run_dir, args.dir))
     try:
         server.serve_forever()
     except KeyboardInterrupt:
