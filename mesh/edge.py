@@ -116,6 +116,7 @@ def edge_unit(topology: Topology, prefix: str) -> render.EnvoyUnit:
     hcm = {
         "rds": render.rds_source(prefix, "edge", ROUTE_NAME),
         "http_filters": _http_filters(topology, prefix),
+        "access_log": parts.access_log(),  # the edge logs every request it is sent
         # outside callers are external: Envoy strips their x-envoy-* control headers
         "use_remote_address": True,
         # only a never-used documentation range is "internal", so even loopback callers count

@@ -125,6 +125,8 @@ def plan(topology: Topology, settings: RunSettings, web_root: pathlib.Path) -> l
         str(web_root),
         "--port",
         str(topology.edge.web),
+        "--run-dir",  # /mesh.json reads the weights and Envoy stats of this run
+        str(settings.run_dir.resolve()),
     )
     steps.append(Step("web", web))
     edge = settings.run_dir.resolve() / "envoy" / "edge.yaml"

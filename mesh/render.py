@@ -67,7 +67,7 @@ def listener(name: str, port: int, hcm: Json) -> Json:
                             ".http_connection_manager.v3.HttpConnectionManager",
                             "stat_prefix": name,
                             "codec_type": "AUTO",
-                            "access_log": parts.access_log(),
+                            "access_log": parts.access_log(failures_only=True),
                             "http_filters": [parts.router_filter()],
                             **hcm,
                         },
