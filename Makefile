@@ -110,3 +110,36 @@ web-check: $(BUF) proto-deps web
 	@git diff --exit-code --stat -- clients/web/dist && \
 	  test -z "$$(git status --porcelain -- clients/web/dist)" || \
 	  { echo "clients/web/dist differs from a fresh build: run 'make web' and commit"; exit 1; }
+
+bench-order: venv
+	@$(PY) -m bench order
+
+bench-payment: venv
+	@$(PY) -m bench payment
+
+bench-mesh: venv
+	@$(PY) -m bench mesh
+
+bench-cart: venv
+	@$(PY) -m bench cart
+
+# --- the standard benchmark suite and the flash-sale / Double-11 curve benches -------------------
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	@echo "==> installing the bench extra (matplotlib for the HTML reports, py-spy for profiles)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev,bench]' --config-settings editable_mode=compat
+	@command -v h2load >/dev/null || echo "note: h2load missing (apt-get install nghttp2-client): its cross-checks are skipped"
+	@touch $(BENCH_STAMP)
+
+.PHONY: bench bench-flash-sale bench-curve
+
+bench: $(BENCH_STAMP)
+	@echo "==> benchmark suite (per-service benches, then the flash sale through the mesh; <= 10 min)"
+	@$(PY) -m bench suite
+
+bench-flash-sale: $(BENCH_STAMP)
+	@$(PY) -m bench flash-sale $(BENCH_ARGS)
+
+bench-curve: $(BENCH_STAMP)
+	@$(PY) -m bench curve $(BENCH_ARGS)
