@@ -7,7 +7,9 @@ Run with `python -m servers.cart`. Variables (besides the common SHOPMESH_*):
   CART_KEYS_FILE         a key file (see servers.cart.keys); read after CART_KEYS
   CART_KEYS_RETIRED      key ids whose tokens are refused, e.g. `k1,k2`
   CART_TOKEN_TTL_S       token lifetime, default 7 days
-  CART_COUPONS_FILE, CART_RATES_FILE   data files (rates reloaded when they change)
+  CART_COUPONS_FILE      the coupon book, default servers/common/data/coupons.json (shared with
+                         order, which must be given the same file)
+  CART_RATES_FILE        the rate table (reloaded when it changes)
   CART_CATALOG_REFRESH_S, CART_STOCK_MAX_AGE_S   cache freshness (30 s, 1 s)
 """
 
@@ -20,12 +22,13 @@ import grpc
 
 from servers.cart.catalog import Catalog, CatalogRules
 from servers.cart.desk import CartDesk
+from servers.cart.domain import DOMAIN
 from servers.cart.keys import Keyring, load_keyring
 from servers.cart.service import CartService
-from servers.cart.tables import CouponBook, RateTable
+from servers.cart.tables import RateTable
 from servers.cart.tokens import TokenCodec
 from servers.cart.upstream import GrpcInventory, GrpcOrders
-from servers.common import logs
+from servers.common import coupons, logs
 from servers.common.channels import open_channel
 from servers.common.server import ServiceApp, run, serve_until_signalled
 from servers.common.settings import EnvReader, ServerSettings
@@ -44,7 +47,7 @@ class CartSettings:
     inventory_target: str = "127.0.0.1:50051"
     order_target: str = "127.0.0.1:50052"
     token_ttl_s: int = WEEK_S
-    coupons_path: pathlib.Path = DATA / "coupons.json"
+    coupons_path: pathlib.Path = coupons.DEFAULT_FILE
     rates_path: pathlib.Path = DATA / "rates.json"
     catalog: CatalogRules = field(default_factory=CatalogRules)
 
@@ -61,7 +64,7 @@ class CartSettings:
             inventory_target=env.text("CART_INVENTORY_TARGET", "127.0.0.1:50051"),
             order_target=env.text("CART_ORDER_TARGET", "127.0.0.1:50052"),
             token_ttl_s=env.integer("CART_TOKEN_TTL_S", WEEK_S, minimum=1),
-            coupons_path=pathlib.Path(env.text("CART_COUPONS_FILE", str(DATA / "coupons.json"))),
+            coupons_path=pathlib.Path(env.text("CART_COUPONS_FILE", str(coupons.DEFAULT_FILE))),
             rates_path=pathlib.Path(env.text("CART_RATES_FILE", str(DATA / "rates.json"))),
             catalog=CatalogRules(
                 refresh_s=env.number("CART_CATALOG_REFRESH_S", 30.0, minimum=0.1),
@@ -80,7 +83,7 @@ async def create_app(
     desk = CartDesk(
         TokenCodec(settings.keyring, settings.token_ttl_s),
         catalog,
-        CouponBook.from_file(settings.coupons_path),
+        coupons.CouponBook.from_file(settings.coupons_path, DOMAIN, "CART_COUPONS_FILE"),
         RateTable(settings.rates_path),
         GrpcOrders(order_channel),
     )

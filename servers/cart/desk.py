@@ -19,8 +19,9 @@ from typing import Generic, Protocol, TypeVar
 from servers.cart.catalog import Catalog
 from servers.cart.domain import DOMAIN, Cart, CartLine, check_coupon_code, validate
 from servers.cart.pricing import Conversion, PricedCart, Product, StockState, price_cart
-from servers.cart.tables import CouponBook, RateTable
+from servers.cart.tables import RateTable
 from servers.cart.tokens import TokenCodec
+from servers.common.coupons import CouponBook
 from servers.common.errors import InvalidArgument, PreconditionFailed
 from servers.common.validation import Violations
 
@@ -33,8 +34,11 @@ OrderT_co = TypeVar("OrderT_co", covariant=True)
 
 
 class OrderPort(Protocol[OrderT_co]):
-    async def place(self, request_id: str, user_id: str, lines: Sequence[CartLine]) -> OrderT_co:
-        """Place (or replay) the order of `request_id`."""
+    async def place(
+        self, request_id: str, user_id: str, lines: Sequence[CartLine], coupon_code: str
+    ) -> OrderT_co:
+        """Place (or replay) the order of `request_id`; the order service prices it and applies
+        `coupon_code` ("" for none) itself, in the catalog currency."""
         ...
 
 
@@ -108,9 +112,15 @@ class CartDesk(Generic[OrderT]):
 
         Stock is not pre-checked here: inventory's reservation is the authority, and a retry
         of a checkout whose first answer was lost must replay that order even when it took
-        the last unit, so a sold-out line is refused by PlaceOrder (SOLD_OUT, with the SKU)."""
+        the last unit, so a sold-out line is refused by PlaceOrder (SOLD_OUT, with the SKU).
+
+        The coupon goes to PlaceOrder as the token holds it, even if it has expired since: the
+        order service is the authority and refuses a stale one (COUPON_EXPIRED) for a new order,
+        so the customer is never charged a total other than the one shown, while a retry of a
+        checkout placed before the expiry replays its order instead of placing a second one."""
         validate(user_id)
-        cart = self._open(token, user_id)
+        sealed = self._codec.decode(token, user_id)
+        cart = self._usable(sealed)
         if not cart.lines:
             raise PreconditionFailed("CART_EMPTY", DOMAIN, "the cart is empty")
         if len(cart.lines) > MAX_ORDER_LINES:
@@ -122,11 +132,17 @@ class CartDesk(Generic[OrderT]):
             )
         products = await self._catalog.current([line.sku for line in cart.lines])
         self._price(cart, products, {})  # refuses a cart the current catalog cannot price
-        order = await self._orders.place(cart.request_id(user_id), user_id, cart.lines)
+        ordered = cart.with_coupon(sealed.coupon)
+        order = await self._orders.place(
+            ordered.request_id(user_id), user_id, ordered.lines, ordered.coupon
+        )
         return order, self._codec.encode(cart.emptied(), user_id)
 
     def _open(self, token: str, user_id: str) -> Cart:
-        cart = self._codec.decode(token, user_id)
+        return self._usable(self._codec.decode(token, user_id))
+
+    def _usable(self, cart: Cart) -> Cart:
+        """`cart` without a coupon or currency that can no longer be used."""
         if cart.coupon:
             coupon = self._coupons.find(cart.coupon)
             if coupon is None or coupon.expired(self._clock()):

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, replace
 
+from servers.common import coupons
 from servers.common.errors import InvalidArgument, NotFound
 from servers.common.validation import Violations
 
@@ -14,7 +15,6 @@ DOMAIN = "cart.shopmesh"
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
 MAX_SKU_LENGTH = 64  # catalog SKUs are short; the cap keeps a full cart's token a few KB
-MAX_COUPON_LENGTH = 32
 CART_ID_BYTES = 16
 
 
@@ -77,13 +77,16 @@ class Cart:
         return Cart.new(self.currency)
 
     def request_id(self, user_id: str) -> str:
-        """The PlaceOrder idempotency key: the same cart (id and lines) always gives the same key,
-        so a retried checkout replays its order; any change of content gives another key."""
+        """The PlaceOrder idempotency key: the same cart (id, lines and coupon) always gives the
+        same key, so a retried checkout replays its order; any change of content gives another
+        key. A cart without a coupon keeps the key it had before coupons reached the order."""
         digest = hashlib.sha256(b"shopmesh-cart-checkout\x00")
         digest.update(self.cart_id)
         digest.update(user_id.encode())
         for line in sorted(self.lines, key=lambda item: item.sku):
             digest.update(f"\x00{line.sku}\x00{line.quantity}".encode())
+        if self.coupon:
+            digest.update(f"\x00coupon\x00{self.coupon.upper()}".encode())
         return "cart-" + digest.hexdigest()[:40]
 
     def _require(self, sku: str) -> None:
@@ -110,10 +113,7 @@ def check_quantity(violations: Violations, quantity: int) -> None:
 
 def check_coupon_code(violations: Violations, code: str) -> None:
     """Empty is allowed (it removes the coupon); otherwise a short printable code."""
-    if len(code) > MAX_COUPON_LENGTH:
-        violations.add("coupon_code", f"must be at most {MAX_COUPON_LENGTH} characters")
-    elif code and not code.isprintable():
-        violations.add("coupon_code", "must not contain control characters")
+    coupons.check_code(violations, code)
 
 
 def validate(user_id: str, *, sku: str | None = None, quantity: int | None = None) -> None:

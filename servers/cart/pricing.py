@@ -1,12 +1,11 @@
 """Exact cart pricing. Amounts are integers of a currency's minor unit; rates and unit prices
 are Decimals; nothing is ever a float.
 
-The one rounding rule: ROUND_HALF_UP to the minor unit of the display currency, applied once
-per line to each computed amount (line subtotal = unit price x quantity x rate; a percentage
-discount = line subtotal x percent). A fixed discount is converted once, then split across the
-eligible lines in proportion to their subtotals by the largest-remainder method, so the split
-always adds up to the discount exactly. Cart totals are plain sums of the line amounts, so
-lines and totals reconcile by construction: total = subtotal - discount = sum of line totals.
+The one rounding rule (servers.common.coupons): ROUND_HALF_UP to the minor unit of the display
+currency, applied once per line to each computed amount (line subtotal = unit price x quantity x
+rate; discounts as the shared coupon rules compute them). Cart totals are plain sums of the line
+amounts, so lines and totals reconcile by construction: total = subtotal - discount = sum of
+line totals. The order service applies the same rules to the order in the catalog currency.
 
 Stacking: a cart holds at most one coupon; applying another replaces it.
 """
@@ -14,15 +13,12 @@ Stacking: a cart holds at most one coupon; applying another replaces it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal, localcontext
 
 from servers.cart.domain import Cart
+from servers.common.coupons import PRECISION, Coupon, discount_lines, round_minor
 from servers.common.money import exponent
-
-ROUNDING = ROUND_HALF_UP
-_PRECISION = 60  # far beyond any amount x rate we form, so only the explicit rounding rounds
 
 
 class StockState(enum.Enum):
@@ -42,32 +38,6 @@ class Product:
     currency: str
 
 
-class CouponKind(enum.Enum):
-    PERCENT = "percent"
-    FIXED = "fixed"
-
-
-@dataclass(frozen=True, slots=True)
-class Coupon:
-    """`percent` for PERCENT (0 < p <= 100); `amount_minor` (catalog currency) for FIXED;
-    `min_spend_minor` is compared with the eligible lines' subtotal in the catalog currency;
-    empty `skus` means the whole cart; `expires_at` is epoch seconds, 0 for never."""
-
-    code: str
-    kind: CouponKind
-    percent: Decimal = Decimal(0)
-    amount_minor: int = 0
-    min_spend_minor: int = 0
-    skus: frozenset[str] = frozenset()
-    expires_at: float = 0.0
-
-    def expired(self, now: float) -> bool:
-        return bool(self.expires_at) and now >= self.expires_at
-
-    def covers(self, sku: str) -> bool:
-        return not self.skus or sku in self.skus
-
-
 @dataclass(frozen=True, slots=True)
 class Conversion:
     """Display `target` = catalog `base` amount x `rate` (1 when they are the same)."""
@@ -83,23 +53,17 @@ class Conversion:
     def back(self, target_minor: int) -> int:
         """The inverse conversion (target -> catalog currency), rounded once."""
         with localcontext() as context:
-            context.prec = _PRECISION
+            context.prec = PRECISION
             return round_minor(Decimal(target_minor) / (self.rate * self._scale()))
 
     def unit_price(self, base_minor: int) -> Decimal:
         """The exact unit price in target major units (not rounded: rounding is per line)."""
         with localcontext() as context:
-            context.prec = _PRECISION
+            context.prec = PRECISION
             return (Decimal(base_minor).scaleb(-exponent(self.base)) * self.rate).normalize()
 
     def _scale(self) -> Decimal:
         return Decimal(1).scaleb(exponent(self.target) - exponent(self.base))
-
-
-def round_minor(value: Decimal) -> int:
-    with localcontext() as context:
-        context.prec = _PRECISION
-        return int(value.quantize(Decimal(1), rounding=ROUNDING))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +118,13 @@ def price_cart(
     ]
     discounts = [0] * len(subtotals)
     if coupon is not None:
-        discounts = discount_lines(cart, products, subtotals, conversion, coupon)
+        discounts = discount_lines(
+            coupon,
+            [line.sku for line in cart.lines],
+            [products[line.sku].unit_minor * line.quantity for line in cart.lines],
+            subtotals,
+            conversion.minor,
+        )
     lines = tuple(
         PricedLine(
             sku=line.sku,
@@ -168,46 +138,3 @@ def price_cart(
         for line, subtotal, discount in zip(cart.lines, subtotals, discounts, strict=True)
     )
     return PricedCart(lines, cart.coupon, conversion.target, conversion.rate)
-
-
-def discount_lines(
-    cart: Cart,
-    products: dict[str, Product],
-    subtotals: Sequence[int],
-    conversion: Conversion,
-    coupon: Coupon,
-) -> list[int]:
-    """Each line's share of the coupon's discount, in target minor units (0 when the coupon's
-    minimum spend is not met or no line is eligible)."""
-    eligible = [coupon.covers(line.sku) for line in cart.lines]
-    base_spend = sum(
-        products[line.sku].unit_minor * line.quantity
-        for line, ok in zip(cart.lines, eligible, strict=True)
-        if ok
-    )
-    if not any(eligible) or base_spend < coupon.min_spend_minor:
-        return [0] * len(subtotals)
-    if coupon.kind is CouponKind.PERCENT:
-        share = coupon.percent / 100
-        return [
-            round_minor(subtotal * share) if ok else 0
-            for subtotal, ok in zip(subtotals, eligible, strict=True)
-        ]
-    weights = [subtotal if ok else 0 for subtotal, ok in zip(subtotals, eligible, strict=True)]
-    amount = min(conversion.minor(coupon.amount_minor), sum(weights))
-    return split_proportionally(amount, weights)
-
-
-def split_proportionally(amount: int, weights: Sequence[int]) -> list[int]:
-    """Split `amount` (0 <= amount <= sum(weights)) by weight, in integers that sum to it:
-    floors first, then one unit each to the largest remainders (earlier lines win ties)."""
-    total = sum(weights)
-    if total == 0 or amount == 0:
-        return [0] * len(weights)
-    shares = [amount * weight // total for weight in weights]
-    remainders = [amount * weight % total for weight in weights]
-    left = amount - sum(shares)
-    order = sorted(range(len(weights)), key=lambda index: (-remainders[index], index))
-    for index in order[:left]:
-        shares[index] += 1
-    return shares

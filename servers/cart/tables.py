@@ -1,7 +1,5 @@
-"""The cart's data files: the coupon book and the currency rate table.
+"""The cart's currency rate table (the coupon book is shared: servers.common.coupons).
 
-coupons.json: {"coupons": [{"code", "kind": "percent"|"fixed", "percent": "10",
-  "amount_minor": 500, "min_spend_minor": 0, "skus": [], "expires_at": "2027-01-01T00:00:00Z"}]}
 rates.json: {"base": "EUR", "rates": {"USD": "1.0842", ...}}, rates as decimal strings (at most
   six decimals); the base is the catalog currency. The rate file is re-read when it changes
   (checked at most once a second), so rates move without a restart; a broken file is logged
@@ -10,74 +8,20 @@ rates.json: {"base": "EUR", "rates": {"USD": "1.0842", ...}}, rates as decimal s
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import pathlib
 import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
-from servers.cart.domain import DOMAIN
-from servers.cart.pricing import Conversion, Coupon, CouponKind
-from servers.common.errors import InvalidArgument, PreconditionFailed
+from servers.cart.pricing import Conversion
+from servers.common.errors import InvalidArgument
 from servers.common.money import EXPONENTS
 from servers.common.settings import SettingsError
 
 _log = logging.getLogger("shopmesh.cart")
 MAX_RATE_DECIMALS = 6  # with 2-3 decimal prices this keeps unit prices within Money's nanos
-
-
-class CouponBook:
-    """Coupons by code (codes are case-insensitive)."""
-
-    def __init__(self, coupons: list[Coupon]) -> None:
-        self._by_code = {coupon.code.upper(): coupon for coupon in coupons}
-
-    @classmethod
-    def from_file(cls, path: pathlib.Path) -> CouponBook:
-        try:
-            entries = json.loads(path.read_text(), parse_float=Decimal)["coupons"]
-            return cls([_coupon(entry) for entry in entries])
-        except (OSError, ValueError, KeyError, TypeError, InvalidOperation) as exc:
-            raise SettingsError(f"CART_COUPONS_FILE={path}: {exc}") from None
-
-    def find(self, code: str) -> Coupon | None:
-        return self._by_code.get(code.upper())
-
-    def usable(self, code: str, now: float) -> Coupon:
-        """The coupon for `code`, or COUPON_INVALID / COUPON_EXPIRED."""
-        coupon = self.find(code)
-        if coupon is None:
-            raise PreconditionFailed(
-                "COUPON_INVALID", DOMAIN, f"no coupon {code!r}", {"coupon_code": code}
-            )
-        if coupon.expired(now):
-            raise PreconditionFailed(
-                "COUPON_EXPIRED", DOMAIN, f"coupon {code!r} has expired", {"coupon_code": code}
-            )
-        return coupon
-
-
-def _coupon(entry: dict[str, Any]) -> Coupon:
-    kind = CouponKind(entry["kind"])
-    percent = Decimal(str(entry.get("percent", "0")))
-    if kind is CouponKind.PERCENT and not Decimal(0) < percent <= 100:
-        raise ValueError(f"coupon {entry['code']}: percent must be in (0, 100]")
-    amount = int(entry.get("amount_minor", 0))
-    if kind is CouponKind.FIXED and amount <= 0:
-        raise ValueError(f"coupon {entry['code']}: amount_minor must be positive")
-    expires = entry.get("expires_at", "")
-    return Coupon(
-        code=str(entry["code"]).upper(),
-        kind=kind,
-        percent=percent,
-        amount_minor=amount,
-        min_spend_minor=int(entry.get("min_spend_minor", 0)),
-        skus=frozenset(entry.get("skus", [])),
-        expires_at=datetime.datetime.fromisoformat(expires).timestamp() if expires else 0.0,
-    )
 
 
 class RateTable:

@@ -137,7 +137,7 @@ class GrpcOrders:
         self._stub = order_pb2_grpc.OrderServiceStub(channel)
 
     async def place(
-        self, request_id: str, user_id: str, lines: Sequence[CartLine]
+        self, request_id: str, user_id: str, lines: Sequence[CartLine], coupon_code: str
     ) -> order_pb2.Order:
         request = order_pb2.PlaceOrderRequest(
             request_id=request_id,
@@ -145,6 +145,7 @@ class GrpcOrders:
             lines=[
                 order_pb2.PlaceOrderLine(sku=line.sku, quantity=line.quantity) for line in lines
             ],
+            coupon_code=coupon_code,
         )
         try:
             reply = await self._stub.PlaceOrder(

@@ -2,17 +2,21 @@
 
 Run with `python -m servers.order` (the gRPC OrderService and the payment-timeout canceller);
 the stream -> SQL writer runs separately as `python -m servers.order.writer`.
+
+ORDER_COUPONS_FILE is the coupon book (default servers/common/data/coupons.json, the cart's
+default too): PlaceOrder computes discounts from it, so it must be the file the cart shows.
 """
 
 from __future__ import annotations
 
+import pathlib
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from servers.common import logs, sql
+from servers.common import coupons, logs, sql
 from servers.common import redis as shared_redis
 from servers.common.channels import open_channel
 from servers.common.server import ServiceApp, run, serve_until_signalled
@@ -20,6 +24,7 @@ from servers.common.settings import EnvReader, ServerSettings
 from servers.common.snowflake import Snowflake
 from servers.common.soldout import SoldOutSnapshot, follow_stock_events, stock_back_channel
 from servers.order.desk import DeskRules, OrderDesk
+from servers.order.domain import DOMAIN
 from servers.order.inventory import InventoryClient
 from servers.order.service import OrderService
 from servers.order.sqlstore import SQLOrderRecords, database_dsn
@@ -42,6 +47,7 @@ class OrderSettings:
     sold_out_ttl_s: float = 2.0
     run_canceller: bool = True
     rules: DeskRules = field(default_factory=DeskRules)
+    coupons_path: pathlib.Path = coupons.DEFAULT_FILE
 
     @classmethod
     def from_env(cls, env: EnvReader) -> OrderSettings:
@@ -60,6 +66,7 @@ class OrderSettings:
                 backlog_cap=env.integer("ORDER_BACKLOG_CAP", 10_000, minimum=1),
                 timeout_scan_s=env.number("ORDER_TIMEOUT_SCAN_S", 1.0, minimum=0.01),
             ),
+            coupons_path=pathlib.Path(env.text("ORDER_COUPONS_FILE", str(coupons.DEFAULT_FILE))),
         )
 
 
@@ -78,6 +85,7 @@ async def create_app(
     database: sql.Database | None = None,
 ) -> tuple[ServiceApp, OrderDesk]:
     """Build the order app; the desk is returned too, for tests and tools."""
+    book = coupons.CouponBook.from_file(settings.coupons_path, DOMAIN, "ORDER_COUPONS_FILE")
     client = redis_client or blocking_redis(settings.server.redis_url)
     db = database or await sql.connect(settings.dsn)
     records = SQLOrderRecords(db)
@@ -88,7 +96,7 @@ async def create_app(
     snapshot = SoldOutSnapshot(settings.sold_out_ttl_s)
     inventory = InventoryClient(inventory_pb2_grpc.InventoryServiceStub(channel), snapshot)
     desk = OrderDesk(
-        store, records, inventory, snapshot, Snowflake(settings.worker_id), settings.rules
+        store, records, inventory, snapshot, Snowflake(settings.worker_id), settings.rules, book
     )
     servicer = OrderService(desk)
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from servers.common.coupons import Coupon, CouponBook
 from servers.common.errors import (
     Conflict,
     InvalidArgument,
@@ -31,6 +32,7 @@ from servers.order.domain import (
     Status,
     already_paid,
     amount_mismatch,
+    apply_coupon,
     check_order_id,
     check_page,
     next_status,
@@ -69,12 +71,14 @@ class OrderDesk:
         snapshot: SoldOutSnapshot,
         ids: Snowflake,
         rules: DeskRules,
+        coupons: CouponBook,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.records = records
         self.inventory = inventory
         self.snapshot = snapshot
+        self.coupons = coupons
         self._ids = ids
         self.rules = rules
         self._clock = clock
@@ -87,11 +91,11 @@ class OrderDesk:
         """Accept an order (stock reserved, hot state + stream entry written) or refuse it whole."""
         command.validate()
         fingerprint = command.fingerprint()
-        hopeless = next((li.sku for li in command.lines if self.snapshot.is_sold_out(li.sku)), None)
-        if hopeless is not None:  # answered here, without a hop, unless it is a replay
+        coupon, refusal = self._refusal_or_coupon(command)
+        if refusal is not None:  # answered here, before any hop or hold, unless it is a replay
             claim = await self.store.claim_of(command.request_id)
             if claim is None:
-                raise sold_out(hopeless, self.snapshot.generation(hopeless))
+                raise refusal
             return await self._replay(command, claim, fingerprint), True
         priced, currency = await self.inventory.price(command.lines)
         if await self.store.backlog() >= self.rules.backlog_cap:
@@ -101,7 +105,7 @@ class OrderDesk:
             order_id=self._ids.next_id(),
             request_id=command.request_id,
             user_id=command.user_id,
-            lines=tuple(priced),
+            lines=tuple(priced) if coupon is None else apply_coupon(priced, coupon),
             currency=currency,
             status=Status.PENDING_PAYMENT,
             version=1,
@@ -109,6 +113,7 @@ class OrderDesk:
             updated_ms=now_ms,
             payment_deadline_ms=now_ms + int(self.rules.payment_timeout_s * 1000),
             fingerprint=fingerprint,
+            coupon_code="" if coupon is None else coupon.code,
         )
         claim = Claim(order.order_id, fingerprint)
         held = await self.store.claim(command.request_id, claim, self.rules.pending_claim_ttl_s)
@@ -116,6 +121,22 @@ class OrderDesk:
             return await self._replay(command, held, fingerprint), True
         await self._reserve_and_record(order)
         return order, False
+
+    def _refusal_or_coupon(
+        self, command: PlaceCommand
+    ) -> tuple[Coupon | None, PreconditionFailed | None]:
+        """The usable coupon of `command` (None for none), or why a new order would be refused
+        before reserving anything: a SKU in the sold-out snapshot, an unknown or expired coupon.
+        A replay is answered all the same, so a retry outlives its coupon's expiry."""
+        hopeless = next((li.sku for li in command.lines if self.snapshot.is_sold_out(li.sku)), None)
+        if hopeless is not None:
+            return None, sold_out(hopeless, self.snapshot.generation(hopeless))
+        if not command.coupon_code:
+            return None, None
+        try:
+            return self.coupons.usable(command.coupon_code, self._clock()), None
+        except PreconditionFailed as refusal:
+            return None, refusal
 
     async def _reserve_and_record(self, order: Order) -> None:
         reserved = False

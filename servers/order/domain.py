@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from servers.common.coupons import Coupon, check_code, discount_lines
 from servers.common.errors import PreconditionFailed
 from servers.common.validation import Violations
 
@@ -75,6 +76,7 @@ class PlaceCommand:
     request_id: str
     user_id: str
     lines: tuple[RequestedLine, ...]
+    coupon_code: str = ""
 
     def validate(self) -> PlaceCommand:
         """Every field checked at once, so one INVALID_ARGUMENT names every bad field."""
@@ -92,13 +94,17 @@ class PlaceCommand:
                     violations.add(f"lines[{i}].sku", f"duplicates SKU {line.sku!r}")
                 seen.add(line.sku)
                 violations.in_range(f"lines[{i}].quantity", line.quantity, 1, MAX_QUANTITY)
+        check_code(violations, self.coupon_code)
         violations.raise_if_any()
         return self
 
     def fingerprint(self) -> str:
-        """What makes two requests with one request_id the same request."""
-        canon = json.dumps([self.user_id, sorted((li.sku, li.quantity) for li in self.lines)])
-        return hashlib.sha256(canon.encode()).hexdigest()[:32]
+        """What makes two requests with one request_id the same request. Without a coupon it is
+        what it was before coupons existed, so claims made before the change still match."""
+        parts: list[Any] = [self.user_id, sorted((li.sku, li.quantity) for li in self.lines)]
+        if self.coupon_code:
+            parts.append(self.coupon_code.upper())
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +113,22 @@ class PricedLine:
     title: str
     quantity: int
     unit_minor: int
+    discount_minor: int = 0
 
     @property
     def total_minor(self) -> int:
+        """The line's list total, before its discount."""
         return self.unit_minor * self.quantity
+
+
+def apply_coupon(lines: Sequence[PricedLine], coupon: Coupon) -> tuple[PricedLine, ...]:
+    """`lines` with their share of `coupon`'s discount, by the rules the cart shows (the lines
+    are priced in the catalog currency, so no conversion)."""
+    totals = [line.total_minor for line in lines]
+    shares = discount_lines(coupon, [line.sku for line in lines], totals)
+    return tuple(
+        replace(line, discount_minor=share) for line, share in zip(lines, shares, strict=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +148,20 @@ class Order:
     payment_id: str = ""
     cancel_reason: str = ""
     fingerprint: str = ""
+    coupon_code: str = ""
+
+    @property
+    def subtotal_minor(self) -> int:
+        return sum(line.total_minor for line in self.lines)
+
+    @property
+    def discount_minor(self) -> int:
+        return sum(line.discount_minor for line in self.lines)
 
     @property
     def total_minor(self) -> int:
-        return sum(line.total_minor for line in self.lines)
+        """What the buyer pays: the line totals minus the discount."""
+        return self.subtotal_minor - self.discount_minor
 
     @property
     def skus(self) -> list[str]:
@@ -158,7 +186,7 @@ class Order:
                 "id": self.order_id,
                 "rid": self.request_id,
                 "user": self.user_id,
-                "lines": [[li.sku, li.title, li.quantity, li.unit_minor] for li in self.lines],
+                "lines": [_line_doc(li) for li in self.lines],
                 "cur": self.currency,
                 "status": self.status.value,
                 "ver": self.version,
@@ -168,6 +196,7 @@ class Order:
                 "pay": self.payment_id,
                 "reason": self.cancel_reason,
                 "fp": self.fingerprint,
+                "coupon": self.coupon_code,
             },
             separators=(",", ":"),
         )
@@ -179,7 +208,7 @@ class Order:
             order_id=int(doc["id"]),
             request_id=str(doc["rid"]),
             user_id=str(doc["user"]),
-            lines=tuple(PricedLine(str(s), str(t), int(q), int(p)) for s, t, q, p in doc["lines"]),
+            lines=tuple(_line(entry) for entry in doc["lines"]),
             currency=str(doc["cur"]),
             status=Status(doc["status"]),
             version=int(doc["ver"]),
@@ -189,7 +218,19 @@ class Order:
             payment_id=str(doc.get("pay", "")),
             cancel_reason=str(doc.get("reason", "")),
             fingerprint=str(doc.get("fp", "")),
+            coupon_code=str(doc.get("coupon", "")),
         )
+
+
+def _line_doc(line: PricedLine) -> list[Any]:
+    doc: list[Any] = [line.sku, line.title, line.quantity, line.unit_minor]
+    return [*doc, line.discount_minor] if line.discount_minor else doc
+
+
+def _line(entry: Sequence[Any]) -> PricedLine:
+    """A line of the JSON document; documents written before discounts have four fields."""
+    discount = int(entry[4]) if len(entry) > 4 else 0
+    return PricedLine(str(entry[0]), str(entry[1]), int(entry[2]), int(entry[3]), discount)
 
 
 def check_order_id(order_id: int) -> int:

@@ -36,6 +36,7 @@ class OrderService(order_pb2_grpc.OrderServiceServicer):
             request_id=request.request_id,
             user_id=request.user_id,
             lines=tuple(RequestedLine(li.sku, li.quantity) for li in request.lines),
+            coupon_code=request.coupon_code,
         )
         try:
             order, replayed = await self._desk.place(command)
@@ -114,6 +115,7 @@ def encode(order: Order) -> pb.Order:
             quantity=li.quantity,
             unit_price=_money(li.unit_minor, order.currency),
             line_total=_money(li.total_minor, order.currency),
+            line_discount=_money(li.discount_minor, order.currency),
         )
         for li in order.lines
     ]
@@ -130,4 +132,6 @@ def encode(order: Order) -> pb.Order:
         update_time=_timestamp(order.updated_ms),
         payment_deadline=_timestamp(order.payment_deadline_ms),
         cancel_reason=order.cancel_reason,
+        discount=_money(order.discount_minor, order.currency),
+        coupon_code=order.coupon_code,
     )

@@ -30,6 +30,8 @@ _ORDER_COLUMNS = (
     "created_ms",
     "updated_ms",
     "payment_deadline_ms",
+    "discount_minor",
+    "coupon_code",
 )
 _MUTABLE = ("status", "payment_id", "cancel_reason", "updated_ms")
 _SELECT = f"SELECT {', '.join(_ORDER_COLUMNS)} FROM orders"
@@ -74,7 +76,7 @@ class SQLOrderRecords:
         self._lines = sql.upsert_sql(
             db.dialect,
             "order_lines",
-            ["order_id", "line_no", "sku", "title", "quantity", "unit_minor"],
+            ["order_id", "line_no", "sku", "title", "quantity", "unit_minor", "discount_minor"],
             ["order_id", "line_no"],
             ["quantity"] if db.dialect == "mysql" else [],
         )
@@ -93,7 +95,7 @@ class SQLOrderRecords:
         """Upsert a batch of stream entries (kind, order after the event) in one transaction."""
         orders = [_order_row(order) for _kind, order in entries]
         lines = [
-            (order.order_id, n, li.sku, li.title, li.quantity, li.unit_minor)
+            (order.order_id, n, li.sku, li.title, li.quantity, li.unit_minor, li.discount_minor)
             for kind, order in entries
             if kind == "placed"
             for n, li in enumerate(order.lines)
@@ -111,7 +113,8 @@ class SQLOrderRecords:
         if not rows:
             return None
         lines = await self.db.fetch_all(
-            "SELECT sku, title, quantity, unit_minor FROM order_lines WHERE order_id = %s "
+            "SELECT sku, title, quantity, unit_minor, discount_minor FROM order_lines "
+            "WHERE order_id = %s "
             "ORDER BY line_no",
             (order_id,),
         )
@@ -149,6 +152,8 @@ def _order_row(order: Order) -> tuple[object, ...]:
         order.created_ms,
         order.updated_ms,
         order.payment_deadline_ms,
+        order.discount_minor,
+        order.coupon_code,
     )
 
 
@@ -160,10 +165,11 @@ def _order(row: sql.Row, lines: Sequence[sql.Row]) -> Order:
         status=Status(row[3]),
         version=int(row[4]),
         currency=str(row[5]),
-        lines=tuple(PricedLine(str(s), str(t), int(q), int(p)) for s, t, q, p in lines),
+        lines=tuple(PricedLine(str(s), str(t), int(q), int(p), int(d)) for s, t, q, p, d in lines),
         payment_id=str(row[7]),
         cancel_reason=str(row[8]),
         created_ms=int(row[9]),
         updated_ms=int(row[10]),
         payment_deadline_ms=int(row[11]),
+        coupon_code=str(row[13]),
     )

@@ -74,7 +74,14 @@ def test_checkout_id_depends_on_cart_id_user_and_content_only() -> None:
     cart = build([("A", 1), ("B", 2)])
     same_content = build([("B", 2), ("A", 1)])
     assert cart.request_id("u1") == same_content.request_id("u1")
-    assert cart.request_id("u1") == cart.with_coupon("X").with_currency("USD").request_id("u1")
+    assert cart.request_id("u1") == cart.with_currency("USD").request_id("u1")
+    # the coupon is part of the order (PlaceOrder prices it), so it is part of the content
+    coupon = cart.with_coupon("X")
+    assert coupon.request_id("u1") not in {
+        cart.request_id("u1"),
+        cart.with_coupon("Y").request_id("u1"),
+    }
+    assert coupon.request_id("u1") == coupon.with_currency("USD").request_id("u1")
     assert cart.request_id("u1") != cart.request_id("u2")
     assert cart.request_id("u1") != cart.add("A", 1).request_id("u1")
     assert cart.request_id("u1") != Cart(bytes([1] * 16), cart.lines).request_id("u1")

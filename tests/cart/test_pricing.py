@@ -10,17 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from servers.cart.domain import Cart, CartLine
-from servers.cart.pricing import (
-    Conversion,
+from servers.cart.domain import DOMAIN, Cart, CartLine
+from servers.cart.pricing import Conversion, Product, StockState, price_cart
+from servers.cart.tables import RateTable
+from servers.common.coupons import (
+    DEFAULT_FILE,
     Coupon,
+    CouponBook,
     CouponKind,
-    Product,
-    StockState,
-    price_cart,
     split_proportionally,
 )
-from servers.cart.tables import CouponBook, RateTable
 from servers.common.errors import InvalidArgument, PreconditionFailed
 from servers.common.settings import SettingsError
 
@@ -176,18 +175,18 @@ def test_stock_state_is_carried_per_line() -> None:
 
 
 def test_coupon_book_codes_are_case_insensitive_and_checked(tmp_path: pathlib.Path) -> None:
-    book = CouponBook.from_file(DATA / "coupons.json")
+    book = CouponBook.from_file(DEFAULT_FILE, DOMAIN, "CART_COUPONS_FILE")
     assert book.usable("welcome10", 0).code == "WELCOME10"
     with pytest.raises(PreconditionFailed) as unknown:
         book.usable("NOPE", 0)
-    assert unknown.value.reason == "COUPON_INVALID"
+    assert (unknown.value.reason, unknown.value.domain) == ("COUPON_INVALID", DOMAIN)
     with pytest.raises(PreconditionFailed) as expired:
         book.usable("SUMMER2020", 1_800_000_000)
     assert expired.value.reason == "COUPON_EXPIRED"
     bad = tmp_path / "coupons.json"
     bad.write_text(json.dumps({"coupons": [{"code": "X", "kind": "percent", "percent": "120"}]}))
-    with pytest.raises(SettingsError, match="percent"):
-        CouponBook.from_file(bad)
+    with pytest.raises(SettingsError, match=r"CART_COUPONS_FILE=.*percent"):
+        CouponBook.from_file(bad, DOMAIN, "CART_COUPONS_FILE")
 
 
 def _write_rates(path: pathlib.Path, usd: str) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
+from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from servers.common.coupons import Coupon, CouponKind
 from servers.common.errors import InvalidArgument, PreconditionFailed
 from servers.order.domain import (
     Event,
@@ -16,6 +21,7 @@ from servers.order.domain import (
     PricedLine,
     RequestedLine,
     Status,
+    apply_coupon,
     next_status,
 )
 
@@ -104,3 +110,35 @@ def test_order_document_round_trips_and_moves_one_version() -> None:
     assert order.total_minor == 300
     paid = order.moved(PD, 20, payment_id="pay-1")
     assert (paid.status, paid.version, paid.payment_id, paid.updated_ms) == (PD, 2, "pay-1", 20)
+
+
+def test_documents_written_before_coupons_still_read() -> None:
+    old = (
+        '{"id":5,"rid":"r","user":"u","lines":[["SKU-MUG","Mug",2,990]],"cur":"EUR",'
+        '"status":"PENDING_PAYMENT","ver":1,"created":1,"updated":1,"due":2,"pay":"",'
+        '"reason":"","fp":"f"}'
+    )
+    order = Order.from_json(old)
+    assert (order.discount_minor, order.coupon_code, order.total_minor) == (0, "", 1980)
+    assert Order.from_json(order.to_json()) == order
+
+
+def test_coupon_lines_round_trip_and_total_is_net_of_discount() -> None:
+    lines = apply_coupon(
+        [PricedLine("A", "a", 3, 333), PricedLine("B", "b", 1, 5)],
+        Coupon("TEN", CouponKind.PERCENT, percent=Decimal(10)),
+    )
+    assert [li.discount_minor for li in lines] == [100, 1]  # 99.9 and 0.5, half up
+    order = Order(1, "r", "u", lines, "EUR", Status.PAID, 2, 1, 1, 2, coupon_code="TEN")
+    assert (order.subtotal_minor, order.discount_minor, order.total_minor) == (1004, 101, 903)
+    assert Order.from_json(order.to_json()) == order
+
+
+def test_fingerprint_covers_the_coupon_and_is_unchanged_without_one() -> None:
+    plain = _command(("A", 1))
+    canon = json.dumps(["u", [["A", 1]]])
+    assert plain.fingerprint() == hashlib.sha256(canon.encode()).hexdigest()[:32]
+    coupon = replace(plain, coupon_code="ten")
+    other = replace(plain, coupon_code="X")
+    assert coupon.fingerprint() not in {plain.fingerprint(), other.fingerprint()}
+    assert coupon.fingerprint() == replace(plain, coupon_code="TEN").fingerprint()

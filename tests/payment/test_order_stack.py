@@ -135,6 +135,29 @@ async def test_refused_payments_are_recorded_rejected_and_change_nothing(
     assert await _order(stack, order.order_id) == before
 
 
+async def test_a_discounted_order_is_paid_by_its_discounted_total_only(
+    stack: OrderStack, gateway: PaymentUnderTest
+) -> None:
+    request = opb.PlaceOrderRequest(
+        request_id=f"r-{uuid.uuid4().hex[:8]}",
+        user_id=f"u-{uuid.uuid4().hex[:8]}",
+        lines=[opb.PlaceOrderLine(sku=SKU, quantity=3)],
+        coupon_code="WELCOME10",
+    )
+    order = (await stack.order_stub.PlaceOrder(request)).order
+    assert (decimal.Decimal(_amount(order)), order.total.currency_code) == (
+        decimal.Decimal("26.73"),  # 29.70 - 2.97
+        "EUR",
+    )
+    list_price = await gateway.stub.HandleCallback(callback("list", order.order_id, "29.70"))
+    assert list_price.payment.outcome == pb.PAYMENT_OUTCOME_REJECTED
+    assert list_price.payment.outcome_reason == "AMOUNT_MISMATCH"
+    assert (await _order(stack, order.order_id)).status == opb.ORDER_STATUS_PENDING_PAYMENT
+    paid = await gateway.stub.HandleCallback(callback("net", order.order_id, _amount(order)))
+    assert paid.payment.outcome == pb.PAYMENT_OUTCOME_APPLIED
+    assert (await _order(stack, order.order_id)).status == opb.ORDER_STATUS_PAID
+
+
 async def test_a_failed_payment_leaves_the_order_pending(
     stack: OrderStack, gateway: PaymentUnderTest
 ) -> None:

@@ -76,6 +76,14 @@ function render(root: HTMLElement, order: Order): void {
     pending && when(order) ? h("p", { class: "muted" }, `Please pay by ${when(order)}.`) : null,
     order.cancelReason ? h("p", { class: "muted" }, `Reason: ${order.cancelReason}`) : null,
     h("table", {}, h("tbody", {}, ...rows)),
+    order.couponCode
+      ? h(
+          "p",
+          { class: "muted" },
+          `Coupon ${order.couponCode}: `,
+          h("span", { "data-discount": "" }, `−${formatMoney(order.discount)}`),
+        )
+      : null,
     h("p", { class: "total" }, "Total ", h("span", { "data-total": "" }, formatMoney(order.total))),
     pending ? cancel : null,
   );

@@ -128,10 +128,13 @@ class CartServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Checkout(self, request, context):
-        """Checkout re-prices the cart against current inventory and places one order for it; a retried
-        checkout of the same cart returns the same order.
+        """Checkout re-prices the cart against current inventory and places one order for it, with the
+        cart's coupon; a retried checkout of the same cart returns the same order. The order is
+        priced and charged in the catalog currency (its total's currency_code, e.g. EUR), not in the
+        cart's display currency: its total equals the cart's total quoted in the catalog currency.
         Returns OK with an emptied cart token; INVALID_ARGUMENT for a bad token; FAILED_PRECONDITION
-        with reason CART_EMPTY, SOLD_OUT or LIMIT_EXCEEDED; and the statuses of PlaceOrder.
+        with reason CART_EMPTY, SOLD_OUT, LIMIT_EXCEEDED or COUPON_EXPIRED (the coupon expired after
+        it was applied: the next cart call drops it); and the statuses of PlaceOrder.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

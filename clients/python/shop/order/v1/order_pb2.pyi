@@ -28,21 +28,23 @@ ORDER_STATUS_COMPLETED: OrderStatus
 ORDER_STATUS_CANCELLED: OrderStatus
 
 class OrderLine(_message.Message):
-    __slots__ = ("sku", "title", "quantity", "unit_price", "line_total")
+    __slots__ = ("sku", "title", "quantity", "unit_price", "line_total", "line_discount")
     SKU_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     UNIT_PRICE_FIELD_NUMBER: _ClassVar[int]
     LINE_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    LINE_DISCOUNT_FIELD_NUMBER: _ClassVar[int]
     sku: str
     title: str
     quantity: int
     unit_price: _common_pb2.Money
     line_total: _common_pb2.Money
-    def __init__(self, sku: _Optional[str] = ..., title: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., line_total: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
+    line_discount: _common_pb2.Money
+    def __init__(self, sku: _Optional[str] = ..., title: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., line_total: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., line_discount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("order_id", "request_id", "user_id", "lines", "total", "status", "version", "payment_id", "create_time", "update_time", "payment_deadline", "cancel_reason")
+    __slots__ = ("order_id", "request_id", "user_id", "lines", "total", "status", "version", "payment_id", "create_time", "update_time", "payment_deadline", "cancel_reason", "discount", "coupon_code")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +57,8 @@ class Order(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_DEADLINE_FIELD_NUMBER: _ClassVar[int]
     CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_FIELD_NUMBER: _ClassVar[int]
+    COUPON_CODE_FIELD_NUMBER: _ClassVar[int]
     order_id: int
     request_id: str
     user_id: str
@@ -67,7 +71,9 @@ class Order(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     payment_deadline: _timestamp_pb2.Timestamp
     cancel_reason: str
-    def __init__(self, order_id: _Optional[int] = ..., request_id: _Optional[str] = ..., user_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., version: _Optional[int] = ..., payment_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_reason: _Optional[str] = ...) -> None: ...
+    discount: _common_pb2.Money
+    coupon_code: str
+    def __init__(self, order_id: _Optional[int] = ..., request_id: _Optional[str] = ..., user_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., version: _Optional[int] = ..., payment_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payment_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_reason: _Optional[str] = ..., discount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., coupon_code: _Optional[str] = ...) -> None: ...
 
 class PlaceOrderLine(_message.Message):
     __slots__ = ("sku", "quantity")
@@ -78,14 +84,16 @@ class PlaceOrderLine(_message.Message):
     def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
 
 class PlaceOrderRequest(_message.Message):
-    __slots__ = ("request_id", "user_id", "lines")
+    __slots__ = ("request_id", "user_id", "lines", "coupon_code")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
+    COUPON_CODE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     user_id: str
     lines: _containers.RepeatedCompositeFieldContainer[PlaceOrderLine]
-    def __init__(self, request_id: _Optional[str] = ..., user_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[PlaceOrderLine, _Mapping]]] = ...) -> None: ...
+    coupon_code: str
+    def __init__(self, request_id: _Optional[str] = ..., user_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[PlaceOrderLine, _Mapping]]] = ..., coupon_code: _Optional[str] = ...) -> None: ...
 
 class PlaceOrderResponse(_message.Message):
     __slots__ = ("order", "replayed")

@@ -82,11 +82,14 @@ class OrderServiceServicer:
     """
 
     def PlaceOrder(self, request, context):
-        """PlaceOrder reserves the stock of every line and accepts the order in PENDING_PAYMENT.
-        Replaying a request_id returns the first order and reserves nothing.
-        Returns OK; INVALID_ARGUMENT for bad ids, no lines, more than 50 lines, bad quantities or
-        duplicate SKUs; NOT_FOUND for an unknown SKU; FAILED_PRECONDITION with reason SOLD_OUT,
-        LIMIT_EXCEEDED, SALE_NOT_ACTIVE or REQUEST_ID_REUSED (same request_id, other content);
+        """PlaceOrder reserves the stock of every line and accepts the order in PENDING_PAYMENT, priced
+        by the catalog in its currency, with the discount of coupon_code (if any) computed here from
+        the coupon book: a client never sends a discount amount. Replaying a request_id returns the
+        first order and reserves nothing (even if its coupon has expired since).
+        Returns OK; INVALID_ARGUMENT for bad ids, no lines, more than 50 lines, bad quantities,
+        duplicate SKUs or a bad coupon_code; NOT_FOUND for an unknown SKU; FAILED_PRECONDITION with
+        reason SOLD_OUT, LIMIT_EXCEEDED, SALE_NOT_ACTIVE, COUPON_INVALID (no such coupon),
+        COUPON_EXPIRED or REQUEST_ID_REUSED (same request_id, other content, coupon included);
         RESOURCE_EXHAUSTED with RetryInfo when the unwritten backlog is full; DEADLINE_EXCEEDED;
         UNAVAILABLE when a dependency is down.
         """

@@ -7,7 +7,8 @@
 // Errors carry google.rpc details: INVALID_ARGUMENT has a BadRequest, NOT_FOUND a ResourceInfo,
 // FAILED_PRECONDITION an ErrorInfo whose domain is "order.shopmesh" (or "inventory.shopmesh" for
 // stock reasons passed through) and whose reason is one of SOLD_OUT, LIMIT_EXCEEDED,
-// SALE_NOT_ACTIVE, REQUEST_ID_REUSED, ILLEGAL_TRANSITION, AMOUNT_MISMATCH, ALREADY_PAID;
+// SALE_NOT_ACTIVE, REQUEST_ID_REUSED, COUPON_INVALID, COUPON_EXPIRED, ILLEGAL_TRANSITION,
+// AMOUNT_MISMATCH, ALREADY_PAID;
 // RESOURCE_EXHAUSTED carries a RetryInfo.
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
@@ -23,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file shop/order/v1/order.proto.
  */
 export const file_shop_order_v1_order: GenFile = /*@__PURE__*/
-  fileDesc("ChlzaG9wL29yZGVyL3YxL29yZGVyLnByb3RvEg1zaG9wLm9yZGVyLnYxIo8BCglPcmRlckxpbmUSCwoDc2t1GAEgASgJEg0KBXRpdGxlGAIgASgJEhAKCHF1YW50aXR5GAMgASgFEikKCnVuaXRfcHJpY2UYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIpCgpsaW5lX3RvdGFsGAUgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkijQMKBU9yZGVyEhAKCG9yZGVyX2lkGAEgASgEEhIKCnJlcXVlc3RfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRInCgVsaW5lcxgEIAMoCzIYLnNob3Aub3JkZXIudjEuT3JkZXJMaW5lEiQKBXRvdGFsGAUgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSKgoGc3RhdHVzGAYgASgOMhouc2hvcC5vcmRlci52MS5PcmRlclN0YXR1cxIPCgd2ZXJzaW9uGAcgASgDEhIKCnBheW1lbnRfaWQYCCABKAkSLwoLY3JlYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBwYXltZW50X2RlYWRsaW5lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1jYW5jZWxfcmVhc29uGAwgASgJIi8KDlBsYWNlT3JkZXJMaW5lEgsKA3NrdRgBIAEoCRIQCghxdWFudGl0eRgCIAEoBSJmChFQbGFjZU9yZGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLAoFbGluZXMYAyADKAsyHS5zaG9wLm9yZGVyLnYxLlBsYWNlT3JkZXJMaW5lIksKElBsYWNlT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXISEAoIcmVwbGF5ZWQYAiABKAgiIwoPR2V0T3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgEIjcKEEdldE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIksKEUxpc3RPcmRlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUwoSTGlzdE9yZGVyc1Jlc3BvbnNlEiQKBm9yZGVycxgBIAMoCzIULnNob3Aub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjYKEkNhbmNlbE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoBBIOCgZyZWFzb24YAiABKAkiOgoTQ2FuY2VsT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiZAoVQ29uZmlybVBheW1lbnRSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgEEhIKCnBheW1lbnRfaWQYAiABKAkSJQoGYW1vdW50GAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkiTwoWQ29uZmlybVBheW1lbnRSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXISEAoIcmVwbGF5ZWQYAiABKAgiJAoQU2hpcE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoBCI4ChFTaGlwT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiKAoUQ29tcGxldGVPcmRlclJlcXVlc3QSEAoIb3JkZXJfaWQYASABKAQiPAoVQ29tcGxldGVPcmRlclJlc3BvbnNlEiMKBW9yZGVyGAEgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlciIlChFXYXRjaE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoBCI5ChJXYXRjaE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyKrYBCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIgChxPUkRFUl9TVEFUVVNfUEVORElOR19QQVlNRU5UEAESFQoRT1JERVJfU1RBVFVTX1BBSUQQAhIYChRPUkRFUl9TVEFUVVNfU0hJUFBFRBADEhoKFk9SREVSX1NUQVRVU19DT01QTEVURUQQBBIaChZPUkRFUl9TVEFUVVNfQ0FOQ0VMTEVEEAUynQcKDE9yZGVyU2VydmljZRJoCgpQbGFjZU9yZGVyEiAuc2hvcC5vcmRlci52MS5QbGFjZU9yZGVyUmVxdWVzdBohLnNob3Aub3JkZXIudjEuUGxhY2VPcmRlclJlc3BvbnNlIhWC0+STAg86ASoiCi92MS9vcmRlcnMSbQoIR2V0T3JkZXISHi5zaG9wLm9yZGVyLnYxLkdldE9yZGVyUmVxdWVzdBofLnNob3Aub3JkZXIudjEuR2V0T3JkZXJSZXNwb25zZSIgkAIBgtPkkwIXEhUvdjEvb3JkZXJzL3tvcmRlcl9pZH0SeAoKTGlzdE9yZGVycxIgLnNob3Aub3JkZXIudjEuTGlzdE9yZGVyc1JlcXVlc3QaIS5zaG9wLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIlkAIBgtPkkwIcEhovdjEvdXNlcnMve3VzZXJfaWR9L29yZGVycxJ9CgtDYW5jZWxPcmRlchIhLnNob3Aub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXF1ZXN0GiIuc2hvcC5vcmRlci52MS5DYW5jZWxPcmRlclJlc3BvbnNlIieC0+STAiE6ASoiHC92MS9vcmRlcnMve29yZGVyX2lkfTpjYW5jZWwSYgoOQ29uZmlybVBheW1lbnQSJC5zaG9wLm9yZGVyLnYxLkNvbmZpcm1QYXltZW50UmVxdWVzdBolLnNob3Aub3JkZXIudjEuQ29uZmlybVBheW1lbnRSZXNwb25zZSIDkAICEnUKCVNoaXBPcmRlchIfLnNob3Aub3JkZXIudjEuU2hpcE9yZGVyUmVxdWVzdBogLnNob3Aub3JkZXIudjEuU2hpcE9yZGVyUmVzcG9uc2UiJYLT5JMCHzoBKiIaL3YxL29yZGVycy97b3JkZXJfaWR9OnNoaXAShQEKDUNvbXBsZXRlT3JkZXISIy5zaG9wLm9yZGVyLnYxLkNvbXBsZXRlT3JkZXJSZXF1ZXN0GiQuc2hvcC5vcmRlci52MS5Db21wbGV0ZU9yZGVyUmVzcG9uc2UiKYLT5JMCIzoBKiIeL3YxL29yZGVycy97b3JkZXJfaWR9OmNvbXBsZXRlElgKCldhdGNoT3JkZXISIC5zaG9wLm9yZGVyLnYxLldhdGNoT3JkZXJSZXF1ZXN0GiEuc2hvcC5vcmRlci52MS5XYXRjaE9yZGVyUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_shop_common_v1_common]);
+  fileDesc("ChlzaG9wL29yZGVyL3YxL29yZGVyLnByb3RvEg1zaG9wLm9yZGVyLnYxIr0BCglPcmRlckxpbmUSCwoDc2t1GAEgASgJEg0KBXRpdGxlGAIgASgJEhAKCHF1YW50aXR5GAMgASgFEikKCnVuaXRfcHJpY2UYBCABKAsyFS5zaG9wLmNvbW1vbi52MS5Nb25leRIpCgpsaW5lX3RvdGFsGAUgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkSLAoNbGluZV9kaXNjb3VudBgGIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5IssDCgVPcmRlchIQCghvcmRlcl9pZBgBIAEoBBISCgpyZXF1ZXN0X2lkGAIgASgJEg8KB3VzZXJfaWQYAyABKAkSJwoFbGluZXMYBCADKAsyGC5zaG9wLm9yZGVyLnYxLk9yZGVyTGluZRIkCgV0b3RhbBgFIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EioKBnN0YXR1cxgGIAEoDjIaLnNob3Aub3JkZXIudjEuT3JkZXJTdGF0dXMSDwoHdmVyc2lvbhgHIAEoAxISCgpwYXltZW50X2lkGAggASgJEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQcGF5bWVudF9kZWFkbGluZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY2FuY2VsX3JlYXNvbhgMIAEoCRInCghkaXNjb3VudBgNIAEoCzIVLnNob3AuY29tbW9uLnYxLk1vbmV5EhMKC2NvdXBvbl9jb2RlGA4gASgJIi8KDlBsYWNlT3JkZXJMaW5lEgsKA3NrdRgBIAEoCRIQCghxdWFudGl0eRgCIAEoBSJ7ChFQbGFjZU9yZGVyUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLAoFbGluZXMYAyADKAsyHS5zaG9wLm9yZGVyLnYxLlBsYWNlT3JkZXJMaW5lEhMKC2NvdXBvbl9jb2RlGAQgASgJIksKElBsYWNlT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXISEAoIcmVwbGF5ZWQYAiABKAgiIwoPR2V0T3JkZXJSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgEIjcKEEdldE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyIksKEUxpc3RPcmRlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUwoSTGlzdE9yZGVyc1Jlc3BvbnNlEiQKBm9yZGVycxgBIAMoCzIULnNob3Aub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjYKEkNhbmNlbE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoBBIOCgZyZWFzb24YAiABKAkiOgoTQ2FuY2VsT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiZAoVQ29uZmlybVBheW1lbnRSZXF1ZXN0EhAKCG9yZGVyX2lkGAEgASgEEhIKCnBheW1lbnRfaWQYAiABKAkSJQoGYW1vdW50GAMgASgLMhUuc2hvcC5jb21tb24udjEuTW9uZXkiTwoWQ29uZmlybVBheW1lbnRSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXISEAoIcmVwbGF5ZWQYAiABKAgiJAoQU2hpcE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoBCI4ChFTaGlwT3JkZXJSZXNwb25zZRIjCgVvcmRlchgBIAEoCzIULnNob3Aub3JkZXIudjEuT3JkZXIiKAoUQ29tcGxldGVPcmRlclJlcXVlc3QSEAoIb3JkZXJfaWQYASABKAQiPAoVQ29tcGxldGVPcmRlclJlc3BvbnNlEiMKBW9yZGVyGAEgASgLMhQuc2hvcC5vcmRlci52MS5PcmRlciIlChFXYXRjaE9yZGVyUmVxdWVzdBIQCghvcmRlcl9pZBgBIAEoBCI5ChJXYXRjaE9yZGVyUmVzcG9uc2USIwoFb3JkZXIYASABKAsyFC5zaG9wLm9yZGVyLnYxLk9yZGVyKrYBCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIgChxPUkRFUl9TVEFUVVNfUEVORElOR19QQVlNRU5UEAESFQoRT1JERVJfU1RBVFVTX1BBSUQQAhIYChRPUkRFUl9TVEFUVVNfU0hJUFBFRBADEhoKFk9SREVSX1NUQVRVU19DT01QTEVURUQQBBIaChZPUkRFUl9TVEFUVVNfQ0FOQ0VMTEVEEAUynQcKDE9yZGVyU2VydmljZRJoCgpQbGFjZU9yZGVyEiAuc2hvcC5vcmRlci52MS5QbGFjZU9yZGVyUmVxdWVzdBohLnNob3Aub3JkZXIudjEuUGxhY2VPcmRlclJlc3BvbnNlIhWC0+STAg86ASoiCi92MS9vcmRlcnMSbQoIR2V0T3JkZXISHi5zaG9wLm9yZGVyLnYxLkdldE9yZGVyUmVxdWVzdBofLnNob3Aub3JkZXIudjEuR2V0T3JkZXJSZXNwb25zZSIgkAIBgtPkkwIXEhUvdjEvb3JkZXJzL3tvcmRlcl9pZH0SeAoKTGlzdE9yZGVycxIgLnNob3Aub3JkZXIudjEuTGlzdE9yZGVyc1JlcXVlc3QaIS5zaG9wLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIlkAIBgtPkkwIcEhovdjEvdXNlcnMve3VzZXJfaWR9L29yZGVycxJ9CgtDYW5jZWxPcmRlchIhLnNob3Aub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXF1ZXN0GiIuc2hvcC5vcmRlci52MS5DYW5jZWxPcmRlclJlc3BvbnNlIieC0+STAiE6ASoiHC92MS9vcmRlcnMve29yZGVyX2lkfTpjYW5jZWwSYgoOQ29uZmlybVBheW1lbnQSJC5zaG9wLm9yZGVyLnYxLkNvbmZpcm1QYXltZW50UmVxdWVzdBolLnNob3Aub3JkZXIudjEuQ29uZmlybVBheW1lbnRSZXNwb25zZSIDkAICEnUKCVNoaXBPcmRlchIfLnNob3Aub3JkZXIudjEuU2hpcE9yZGVyUmVxdWVzdBogLnNob3Aub3JkZXIudjEuU2hpcE9yZGVyUmVzcG9uc2UiJYLT5JMCHzoBKiIaL3YxL29yZGVycy97b3JkZXJfaWR9OnNoaXAShQEKDUNvbXBsZXRlT3JkZXISIy5zaG9wLm9yZGVyLnYxLkNvbXBsZXRlT3JkZXJSZXF1ZXN0GiQuc2hvcC5vcmRlci52MS5Db21wbGV0ZU9yZGVyUmVzcG9uc2UiKYLT5JMCIzoBKiIeL3YxL29yZGVycy97b3JkZXJfaWR9OmNvbXBsZXRlElgKCldhdGNoT3JkZXISIC5zaG9wLm9yZGVyLnYxLldhdGNoT3JkZXJSZXF1ZXN0GiEuc2hvcC5vcmRlci52MS5XYXRjaE9yZGVyUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp, file_shop_common_v1_common]);
 
 /**
  * OrderLine is the units of one SKU in an order, priced when the order was placed.
@@ -60,11 +61,19 @@ export type OrderLine = Message<"shop.order.v1.OrderLine"> & {
   unitPrice?: Money | undefined;
 
   /**
-   * line_total is unit_price times quantity.
+   * line_total is unit_price times quantity, before any discount.
    *
    * @generated from field: shop.common.v1.Money line_total = 5;
    */
   lineTotal?: Money | undefined;
+
+  /**
+   * line_discount is the part of the order's coupon discount that falls on this line; the line
+   * discounts add up to the order's discount.
+   *
+   * @generated from field: shop.common.v1.Money line_discount = 6;
+   */
+  lineDiscount?: Money | undefined;
 };
 
 /**
@@ -109,7 +118,8 @@ export type Order = Message<"shop.order.v1.Order"> & {
   lines: OrderLine[];
 
   /**
-   * total is the sum of the line totals.
+   * total is what the buyer pays: the sum of the line totals minus discount, in the catalog
+   * currency. Payments are checked against it.
    *
    * @generated from field: shop.common.v1.Money total = 5;
    */
@@ -163,6 +173,21 @@ export type Order = Message<"shop.order.v1.Order"> & {
    * @generated from field: string cancel_reason = 12;
    */
   cancelReason: string;
+
+  /**
+   * discount is the coupon's discount on the order (zero without a coupon), computed by the
+   * order service from its coupon book when the order was placed.
+   *
+   * @generated from field: shop.common.v1.Money discount = 13;
+   */
+  discount?: Money | undefined;
+
+  /**
+   * coupon_code is the coupon applied to the order, upper-cased; empty for none.
+   *
+   * @generated from field: string coupon_code = 14;
+   */
+  couponCode: string;
 };
 
 /**
@@ -226,6 +251,14 @@ export type PlaceOrderRequest = Message<"shop.order.v1.PlaceOrderRequest"> & {
    * @generated from field: repeated shop.order.v1.PlaceOrderLine lines = 3;
    */
   lines: PlaceOrderLine[];
+
+  /**
+   * coupon_code is a coupon to apply (case-insensitive, at most 32 characters); empty for none.
+   * The order service looks it up and computes the discount itself.
+   *
+   * @generated from field: string coupon_code = 4;
+   */
+  couponCode: string;
 };
 
 /**
@@ -668,11 +701,14 @@ export const OrderStatusSchema: GenEnum<OrderStatus> = /*@__PURE__*/
  */
 export const OrderService: GenService<{
   /**
-   * PlaceOrder reserves the stock of every line and accepts the order in PENDING_PAYMENT.
-   * Replaying a request_id returns the first order and reserves nothing.
-   * Returns OK; INVALID_ARGUMENT for bad ids, no lines, more than 50 lines, bad quantities or
-   * duplicate SKUs; NOT_FOUND for an unknown SKU; FAILED_PRECONDITION with reason SOLD_OUT,
-   * LIMIT_EXCEEDED, SALE_NOT_ACTIVE or REQUEST_ID_REUSED (same request_id, other content);
+   * PlaceOrder reserves the stock of every line and accepts the order in PENDING_PAYMENT, priced
+   * by the catalog in its currency, with the discount of coupon_code (if any) computed here from
+   * the coupon book: a client never sends a discount amount. Replaying a request_id returns the
+   * first order and reserves nothing (even if its coupon has expired since).
+   * Returns OK; INVALID_ARGUMENT for bad ids, no lines, more than 50 lines, bad quantities,
+   * duplicate SKUs or a bad coupon_code; NOT_FOUND for an unknown SKU; FAILED_PRECONDITION with
+   * reason SOLD_OUT, LIMIT_EXCEEDED, SALE_NOT_ACTIVE, COUPON_INVALID (no such coupon),
+   * COUPON_EXPIRED or REQUEST_ID_REUSED (same request_id, other content, coupon included);
    * RESOURCE_EXHAUSTED with RetryInfo when the unwritten backlog is full; DEADLINE_EXCEEDED;
    * UNAVAILABLE when a dependency is down.
    *
