@@ -216,7 +216,8 @@ async def migrate(db: Database, directory: pathlib.Path, *, now_ms: int = 0) -> 
     """Apply each `*.sql` in `directory` not applied yet (a file `x.mysql.sql` or `x.sqlite.sql`
     applies only to that dialect); statements are split on `;` at line ends. Returns names applied.
     Safe to run from several processes at once: every statement must be idempotent
-    (`CREATE TABLE IF NOT EXISTS`, ...), and the record insert ignores a concurrent winner."""
+    (`CREATE TABLE IF NOT EXISTS`, ...; `ADD COLUMN` is made so by `_apply`), and the record
+    insert ignores a concurrent winner."""
     await db.execute(_MIGRATIONS_TABLE)
     done = {row[0] for row in await db.fetch_all("SELECT name FROM schema_migrations")}
     applied = []
@@ -224,13 +225,46 @@ async def migrate(db: Database, directory: pathlib.Path, *, now_ms: int = 0) -> 
         if name in done:
             continue
         for statement in _statements(text):
-            await db.execute(statement)
+            await _apply(db, statement)
         record = upsert_sql(
             db.dialect, "schema_migrations", ["name", "applied_at"], ["name"], ["applied_at"]
         )
         await db.execute(record, (name, now_ms))
         applied.append(name)
     return applied
+
+
+_ADD_COLUMN = re.compile(r"ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)\s", re.IGNORECASE)
+
+
+async def _apply(db: Database, statement: str) -> None:
+    """Run one migration statement. `ALTER TABLE t ADD COLUMN c` has no portable IF NOT EXISTS
+    (SQLite lacks it), so it is skipped when the column is there, and a concurrent migrator
+    that added it first (our ALTER then fails) is not an error either."""
+    added = _ADD_COLUMN.match(statement)
+    if added is None:
+        await db.execute(statement)
+        return
+    table, column = added.groups()
+    if await _has_column(db, table, column):
+        return
+    try:
+        await db.execute(statement)
+    except Exception:
+        if not await _has_column(db, table, column):
+            raise
+
+
+async def _has_column(db: Database, table: str, column: str) -> bool:
+    if db.dialect == "sqlite":
+        rows = await db.fetch_all(f"PRAGMA table_info({table})")  # names come from migration files
+        return any(row[1].lower() == column.lower() for row in rows)
+    rows = await db.fetch_all(
+        "SELECT 1 FROM information_schema.columns"
+        " WHERE table_schema = DATABASE() AND table_name = %s AND column_name = %s",
+        (table, column),
+    )
+    return bool(rows)
 
 
 def _migration_files(directory: pathlib.Path, dialect: str) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 import uuid
 from collections.abc import AsyncIterator
@@ -73,6 +74,36 @@ async def test_migrations_apply_once_per_dialect(
         assert second == []
         assert await database.fetch_all(f"SELECT id FROM {table} ORDER BY id") == [(1,), (2,)]
     finally:
+        await database.execute(f"DROP TABLE {table}")
+        await database.execute("DELETE FROM schema_migrations WHERE name LIKE %s", (f"%{table}%",))
+
+
+async def test_concurrent_migrators_add_a_column_once(
+    database: sql.Database, tmp_path: pathlib.Path
+) -> None:
+    """Two processes starting together both see 002 unapplied; the loser's ADD COLUMN must not
+    fail start-up, and a rerun after the record was lost skips the existing column."""
+    table = f"c_{uuid.uuid4().hex[:10]}"
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / f"001_{table}.sql").write_text(
+        f"CREATE TABLE IF NOT EXISTS {table} (id BIGINT PRIMARY KEY);"
+    )
+    (folder / f"002_{table}.sql").write_text(
+        f"ALTER TABLE {table} ADD COLUMN extra BIGINT NOT NULL DEFAULT 7;"
+    )
+    dsn = f"sqlite:///{tmp_path}/test.db" if database.dialect == "sqlite" else mysql_dsn()
+    assert dsn is not None
+    other = await sql.connect(dsn)
+    try:
+        results = await asyncio.gather(sql.migrate(database, folder), sql.migrate(other, folder))
+        assert sorted(name for names in results for name in names).count(f"002_{table}.sql") >= 1
+        await database.execute("DELETE FROM schema_migrations WHERE name LIKE %s", (f"%{table}%",))
+        assert await sql.migrate(database, folder) == [f"001_{table}.sql", f"002_{table}.sql"]
+        await database.execute(f"INSERT INTO {table} (id) VALUES (1)")
+        assert await database.fetch_all(f"SELECT id, extra FROM {table}") == [(1, 7)]
+    finally:
+        await other.close()
         await database.execute(f"DROP TABLE {table}")
         await database.execute("DELETE FROM schema_migrations WHERE name LIKE %s", (f"%{table}%",))
 
