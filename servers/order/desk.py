@@ -139,20 +139,40 @@ class OrderDesk:
             return None, refusal
 
     async def _reserve_and_record(self, order: Order) -> None:
-        reserved = False
         try:
             ttl = self.rules.payment_timeout_s + self.rules.reservation_margin_s
             await self.inventory.reserve(str(order.order_id), order.user_id, order.lines, ttl)
-            reserved = True
-            await self.store.place(order)
         except BaseException as exc:
             # A clear refusal from inventory held nothing (Reserve is all-or-nothing); anything
-            # else (timeout, cancel, lost reply, Redis down) may have left a hold. Either way
-            # the request id is freed, in background work that outlives a departed caller.
-            definite = not reserved and isinstance(exc, _REFUSALS)
-            self._spawn(self._undo(order, release=not definite))
+            # else (timeout, cancel, lost reply) may have left a hold. Either way the request id
+            # is freed, in background work that outlives a departed caller.
+            self._spawn(self._undo(order, release=not isinstance(exc, _REFUSALS)))
             raise
+        # From here the order may be on record: a caller that leaves (deadline, cancel) must
+        # not interrupt recording, or the undo would free a request id and stock that an
+        # accepted order holds (and a retry would place a second order).
+        recording = self._spawn(self._record(order))
+        await asyncio.shield(recording)
+
+    async def _record(self, order: Order) -> None:
+        try:
+            await self.store.place(order)
+        except Exception:
+            recorded = await self._recorded(order.order_id)
+            if recorded is None:  # unknown: the short claim lapses, the sweeper returns stock
+                raise
+            if not recorded:
+                await self._undo(order, release=True)
+                raise
+            _log.info("order recorded despite an error reply", extra={"order_id": order.order_id})
         await self.store.keep_claim(order.request_id, self.rules.claim_ttl_s)
+
+    async def _recorded(self, order_id: int) -> bool | None:
+        """Whether the hot state holds `order_id`; None when Redis cannot say."""
+        try:
+            return await self.store.get(order_id) is not None
+        except Exception:
+            return None
 
     async def _undo(self, order: Order, *, release: bool) -> None:
         with contextlib.suppress(Exception):
@@ -181,10 +201,13 @@ class OrderDesk:
                 _log.warning("release failed", extra={"order_id": order_id, "attempt": attempt})
                 await asyncio.sleep(0.1 * (attempt + 1))
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        # a caller that left never awaits it: its outcome is logged there, not left unretrieved
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return task
 
     async def drain(self) -> None:
         """Wait for compensations still running (at shutdown and in tests)."""

@@ -196,3 +196,32 @@ async def test_slow_inventory_past_the_deadline_leaves_nothing_held(
             if proxy is not None:
                 await proxy.stop()
             await base.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_caller_leaving_after_the_order_is_recorded_keeps_it(
+    order_stack: OrderStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invariant 3 under a lost reply: the deadline passes after the hot state and stream entry
+    were written but before PlaceOrder answered. The order must stand (claim kept, stock held),
+    so the client's retry replays it instead of placing a second one."""
+    store = order_stack.desk.store
+    real_place = store.place
+
+    async def place_then_stall(order: object) -> bool:
+        recorded = await real_place(order)  # type: ignore[arg-type]
+        await asyncio.sleep(0.6)  # the reply is "lost" past the caller's deadline
+        return recorded
+
+    monkeypatch.setattr(store, "place", place_then_stall)
+    request = order_request("lost-reply", (SKU, 1))
+    with pytest.raises(grpc.aio.AioRpcError) as gone:
+        await order_stack.order_stub.PlaceOrder(request, timeout=0.3)
+    assert gone.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    monkeypatch.setattr(store, "place", real_place)
+    await asyncio.sleep(0.5)  # the recording finishes on its own
+    await order_stack.desk.drain()
+    retry = await order_stack.order_stub.PlaceOrder(request)
+    assert retry.replayed
+    assert await levels(order_stack, SKU) == [(2999, 1)]
+    assert await order_stack.wait_written(1) == 1
