@@ -1,24 +1,43 @@
-"""A gRPC load generator that runs in its own process.
+"""A gRPC load generator that runs in its own process(es).
 
 Closed loop (default): `in_flight` callers each send the next request as soon as the previous one
-answers — the right tool for a maximum-throughput figure. Open loop (`rate` set): requests are
-sent on a fixed schedule whether or not earlier ones answered, and latency is measured from the
-*scheduled* send time, so a server that falls behind shows its queueing (no coordinated omission).
+answers — the right tool for a maximum-throughput figure. Open loop (`rate` or `schedule` set):
+requests are sent on a schedule whether or not earlier ones answered, and latency is measured
+from the *scheduled* send time, so a server that falls behind shows its queueing (no coordinated
+omission). The engine is bench/driver.py; this module adds gRPC, processes and live progress.
 
-Requests are raw serialized protobuf bytes from a factory named "module:function" (called with the
-request index), built before the clock starts so the generator spends its time sending.
+Requests come from a factory named "module:function", called with the request index, that
+returns the serialized request (sent to `method`) or a (kind, method, bytes) triple for mixed
+workloads (outcomes are then labelled "kind/CODE"). Bodies are built before the clock starts.
+Each generator process measures its own CPU; `warnings` says when it, not the server, was the
+bottleneck.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import multiprocessing
+import os
+import queue as queue_module
 import resource
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from bench import driver
+from bench.histogram import percentiles
+from bench.progress import Progress
+from bench.schedule import Constant, Schedule, arrival_times
+
+__all__ = ["LoadResult", "LoadSpec", "percentiles", "run"]
+
+Request = bytes | tuple[str, str, bytes]
+_PROGRESS_EVERY_S = 0.5
+CPU_WARN_SHARE = 0.85  # of one core, per generator process
+LAG_WARN_MS = 20.0  # p99 of how late requests left the generator
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +52,24 @@ class LoadSpec:
     max_requests: int = 200_000
     timeout_s: float = 5.0
     metadata: tuple[tuple[str, str], ...] = ()
+    schedule: Schedule | None = None  # open loop along this (overrides rate and duration)
+    processes: int = 1
+    connections: int = 1
+    reasons: bool = False  # label refusals with their google.rpc ErrorInfo reason
+    window_s: float = 1.0
+    progress: str = ""  # a label turns on the live progress line (stderr)
+
+    @property
+    def open_loop(self) -> bool:
+        return self.schedule is not None or self.rate is not None
+
+    def due_times(self) -> list[float]:
+        plan = self.schedule or Constant(self.rate or 0.0, self.warmup_s + self.duration_s)
+        return arrival_times(plan, self.max_requests)
+
+    @property
+    def span_s(self) -> float:
+        return self.schedule.duration_s if self.schedule else self.warmup_s + self.duration_s
 
 
 @dataclass(slots=True)
@@ -43,6 +80,12 @@ class LoadResult:
     latency_ms: dict[str, float]
     generator_cpu_s: float
     samples_ms: list[float] = field(default_factory=list, repr=False)
+    cpu_share: float = 0.0
+    send_lag_ms: dict[str, float] = field(default_factory=dict)
+    timeline: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    histogram: dict[str, Any] = field(default_factory=dict, repr=False)
+    warnings: list[str] = field(default_factory=list)
+    processes: int = 1
 
     @property
     def completed(self) -> int:
@@ -50,7 +93,7 @@ class LoadResult:
 
     @property
     def ok(self) -> int:
-        return self.codes.get("OK", 0)
+        return sum(n for label, n in self.codes.items() if label.rsplit("/", 1)[-1] == "OK")
 
     @property
     def rps(self) -> float:
@@ -58,114 +101,110 @@ class LoadResult:
 
     @property
     def generator_cpu_share(self) -> float:
-        """Generator CPU time over wall time: near 1.0 means the generator is the bottleneck."""
-        return self.generator_cpu_s / self.seconds if self.seconds else 0.0
+        """The busiest generator process's CPU over its wall time: near 1.0 means the generator
+        is the bottleneck."""
+        return self.cpu_share
 
 
-def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
-    """Nearest-rank percentiles of latency samples (ms)."""
-    if not samples_ms:
-        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "p999": 0.0, "max": 0.0}
-    ordered = sorted(samples_ms)
-
-    def rank(q: float) -> float:
-        index = max(0, min(len(ordered) - 1, int(-(-q * len(ordered) // 1)) - 1))
-        return ordered[index]
-
-    return {
-        "p50": rank(0.50),
-        "p90": rank(0.90),
-        "p99": rank(0.99),
-        "p999": rank(0.999),
-        "max": ordered[-1],
-    }
-
-
-def _factory(name: str) -> Callable[[int], bytes]:
+def _factory(name: str) -> Callable[[int], Request]:
     module, _, function = name.partition(":")
-    built: Callable[[int], bytes] = getattr(importlib.import_module(module), function)
+    built: Callable[[int], Request] = getattr(importlib.import_module(module), function)
     return built
 
 
-async def _drive(spec: LoadSpec) -> LoadResult:
+def outcome_of(error: Any, reasons: bool) -> str:
+    """ "CODE", or "CODE:REASON" when the status carries a google.rpc ErrorInfo, or
+    "CODE:ENVOY_OVERLOADED" when an Envoy answered for a tripped circuit breaker (it marks those
+    with `x-envoy-overloaded`): load shed by the mesh, not a failure of the service."""
+    code = str(error.code().name)
+    if not reasons:
+        return code
+    from google.rpc import error_details_pb2, status_pb2
+
+    metadata = [*(error.initial_metadata() or ()), *(error.trailing_metadata() or ())]
+    for key, value in metadata:
+        if key == "x-envoy-overloaded":
+            return f"{code}:ENVOY_OVERLOADED"
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info) and info.reason:
+                    return f"{code}:{info.reason}"
+    return code
+
+
+@dataclass
+class _Part:
+    """What one generator process hands back."""
+
+    recorder: driver.Recorder
+    sent: int
+    end: float
+    cpu_s: float
+    wall_s: float
+
+
+async def _drive(spec: LoadSpec, part: int, barrier: Any, report: Any) -> _Part:
     import grpc
 
     make = _factory(spec.requests)
-    bodies = [make(i) for i in range(spec.max_requests)]
-    codes: Counter[str] = Counter()
-    samples: list[float] = []
-    async with grpc.aio.insecure_channel(
-        spec.target, options=[("grpc.enable_retries", 0)]
-    ) as channel:
-        call = channel.unary_unary(spec.method)
-        next_index = 0
+    times = spec.due_times() if spec.open_loop else []
+    count = len(times) if spec.open_loop else spec.max_requests
+    indices = driver.shard(count, part, spec.processes)
+    built = {i: make(i) for i in indices}
+    bodies = {i: b if isinstance(b, tuple) else ("", spec.method, b) for i, b in built.items()}
+    options: list[tuple[str, Any]] = [("grpc.enable_retries", 0)]
+    if spec.connections > 1:
+        options.append(("grpc.use_local_subchannel_pool", 1))
+    channels = [
+        grpc.aio.insecure_channel(spec.target, options=options) for _ in range(spec.connections)
+    ]
+    calls: dict[tuple[int, str], Any] = {}
+    metadata = spec.metadata or None
 
-        async def one(index: int, scheduled: float, record: bool) -> None:
-            try:
-                await call(bodies[index], timeout=spec.timeout_s, metadata=spec.metadata or None)
-                code = "OK"
-            except grpc.aio.AioRpcError as error:
-                code = error.code().name
-            if record:
-                samples.append((time.perf_counter() - scheduled) * 1000)
-                codes[code] += 1
+    async def send(index: int) -> str:
+        kind, method, body = bodies[index]
+        key = (index % len(channels), method)
+        call = calls.get(key) or calls.setdefault(key, channels[key[0]].unary_unary(method))
+        try:
+            await call(body, timeout=spec.timeout_s, metadata=metadata)
+            outcome = "OK"
+        except grpc.aio.AioRpcError as error:
+            outcome = outcome_of(error, spec.reasons)
+        return f"{kind}/{outcome}" if kind else outcome
 
-        start = time.perf_counter()
-        measure_from = start + spec.warmup_s
-        stop_at = measure_from + spec.duration_s
-        cpu_before = 0.0
-        if spec.rate is None:
-
-            async def worker() -> None:
-                nonlocal next_index
-                while next_index < len(bodies):
-                    now = time.perf_counter()
-                    if now >= stop_at:
-                        return
-                    index, next_index = next_index, next_index + 1
-                    await one(index, now, now >= measure_from)
-
-            warm = asyncio.create_task(asyncio.sleep(spec.warmup_s))
-            workers = [asyncio.create_task(worker()) for _ in range(spec.in_flight)]
-            await warm
-            cpu_before = _cpu()
-            await asyncio.gather(*workers)
+    for channel in channels:  # connect before the clock starts
+        await asyncio.wait_for(channel.channel_ready(), spec.timeout_s + 10)
+    await asyncio.to_thread(barrier.wait, 60)  # every generator process is ready: go together
+    clock = time.perf_counter
+    start = clock() + 0.05
+    recorder = driver.Recorder(start + spec.warmup_s, spec.window_s)
+    ticker = asyncio.create_task(_report_progress(recorder, part, report))
+    await asyncio.sleep(max(0.0, start - clock()))
+    cpu0, wall0 = _cpu(), clock()
+    try:
+        if spec.open_loop:
+            mine = [times[i] for i in indices]
+            sent = await driver.open_loop(send, indices, mine, start, clock, recorder)
         else:
-            cpu_before = await _open_loop(spec, one, len(bodies), start, measure_from, stop_at)
-        seconds = time.perf_counter() - measure_from
-        cpu = _cpu() - cpu_before
-    return LoadResult(next_index, seconds, dict(codes), percentiles(samples), cpu, samples)
+            callers = max(1, spec.in_flight // spec.processes)
+            stop_at = start + spec.warmup_s + spec.duration_s
+            sent = await driver.closed_loop(send, indices, callers, stop_at, clock, recorder)
+        end = clock()
+    finally:
+        ticker.cancel()
+        await asyncio.gather(ticker, return_exceptions=True)
+        for channel in channels:
+            await channel.close()
+    report(("progress", part, dict(recorder.progress)))
+    return _Part(recorder, sent, end, _cpu() - cpu0, end - wall0)
 
 
-async def _open_loop(
-    spec: LoadSpec,
-    one: Callable[[int, float, bool], object],
-    available: int,
-    start: float,
-    measure_from: float,
-    stop_at: float,
-) -> float:
-    assert spec.rate is not None
-    interval = 1.0 / spec.rate
-    pending: set[asyncio.Task[None]] = set()
-    cpu_before = -1.0
-    index = 0
-    while index < available:
-        scheduled = start + index * interval
-        if scheduled >= stop_at:
-            break
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if cpu_before < 0 and scheduled >= measure_from:
-            cpu_before = _cpu()
-        task = asyncio.ensure_future(one(index, scheduled, scheduled >= measure_from))  # type: ignore[arg-type]
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-        index += 1
-    if pending:
-        await asyncio.gather(*pending)
-    return max(cpu_before, 0.0)
+async def _report_progress(recorder: driver.Recorder, part: int, report: Any) -> None:
+    while True:
+        await asyncio.sleep(_PROGRESS_EVERY_S)
+        report(("progress", part, dict(recorder.progress)))
 
 
 def _cpu() -> float:
@@ -173,26 +212,114 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _child(spec: LoadSpec, queue: multiprocessing.Queue[LoadResult]) -> None:
+def _child(spec: LoadSpec, part: int, barrier: Any, queue: Any) -> None:
     try:
         import uvloop
 
-        result = uvloop.run(_drive(spec))
-    except ImportError:
-        result = asyncio.run(_drive(spec))
-    queue.put(result)
+        runner: Callable[[Any], _Part] = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        runner = asyncio.run
+    try:
+        done = runner(_drive(spec, part, barrier, queue.put))
+        queue.put(("result", part, done))
+    except BaseException as exc:
+        queue.put(("error", part, f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+def merge(spec: LoadSpec, parts: list[_Part]) -> LoadResult:
+    """One result from every generator process's recorder (they share the same time origin
+    up to clock offsets, so windows line up by index)."""
+    total = driver.Recorder(0.0, spec.window_s)
+    for p in parts:
+        total.latency.merge(p.recorder.latency)
+        total.send_lag.merge(p.recorder.send_lag)
+        total.outcomes.update(p.recorder.outcomes)
+        for index, window in p.recorder.windows.items():
+            total.windows.setdefault(index, driver.Window()).merge(window)
+    seconds = max(driver.measured_seconds(p.recorder, p.end) for p in parts)
+    share = max((p.cpu_s / p.wall_s if p.wall_s else 0.0) for p in parts)
+    result = LoadResult(
+        sent=sum(p.sent for p in parts),
+        seconds=seconds,
+        codes=dict(total.outcomes),
+        latency_ms=total.latency.summary(),
+        generator_cpu_s=sum(p.cpu_s for p in parts),
+        cpu_share=share,
+        send_lag_ms=total.send_lag.summary(),
+        timeline=total.timeline(),
+        histogram=total.latency.to_dict(),
+        processes=len(parts),
+    )
+    result.warnings = bottleneck_warnings(result, spec.open_loop)
+    return result
+
+
+def bottleneck_warnings(result: LoadResult, open_loop: bool) -> list[str]:
+    found = []
+    if result.cpu_share >= CPU_WARN_SHARE:
+        found.append(
+            f"generator CPU at {result.cpu_share:.0%} of a core: it may be the bottleneck "
+            "(use more --processes, or fewer requests)"
+        )
+    lag = result.send_lag_ms.get("p99", 0.0)
+    if open_loop and lag > LAG_WARN_MS:
+        found.append(
+            f"generator sent late (p99 {lag:.1f} ms behind schedule): offered load was lower "
+            "than planned and latency includes the generator's own queue"
+        )
+    return found
 
 
 def run(spec: LoadSpec) -> LoadResult:
-    """Run the generator in a separate process and return what it measured."""
+    """Run the generator in `spec.processes` separate processes and return what they measured."""
     context = multiprocessing.get_context("spawn")
-    queue: multiprocessing.Queue[LoadResult] = context.Queue()
-    process = context.Process(target=_child, args=(spec, queue), daemon=True)
-    process.start()
+    queue: Any = context.Queue()
+    barrier = context.Barrier(spec.processes)
+    children = [
+        context.Process(target=_child, args=(spec, k, barrier, queue), daemon=True)
+        for k in range(spec.processes)
+    ]
+    for child in children:
+        child.start()
+    total = len(spec.due_times()) if spec.open_loop else spec.max_requests
+    progress = Progress(spec.progress, total) if spec.progress else None
+    parts: dict[int, _Part] = {}
+    deadline = time.monotonic() + spec.span_s + spec.timeout_s + 120
     try:
-        result = queue.get(timeout=spec.warmup_s + spec.duration_s + 120)
+        while len(parts) < len(children):
+            try:
+                kind, part, payload = queue.get(timeout=0.5)
+            except queue_module.Empty:
+                _check_alive(children, parts, deadline)
+                continue
+            if kind == "result":
+                parts[part] = payload
+            elif kind == "error":
+                raise RuntimeError(f"load generator process {part} failed: {payload}")
+            elif progress is not None:
+                progress.update(part, payload)
     finally:
-        process.join(10)
-        if process.is_alive():
-            process.kill()
-    return result
+        if progress is not None:
+            progress.close()
+        for child in children:
+            child.join(10)
+            if child.is_alive():
+                child.kill()
+    return merge(spec, [parts[k] for k in sorted(parts)])
+
+
+def _check_alive(children: list[Any], parts: dict[int, _Part], deadline: float) -> None:
+    for k, child in enumerate(children):
+        if k not in parts and child.exitcode is not None:
+            raise RuntimeError(f"load generator process {k} exited with {child.exitcode}")
+    if time.monotonic() > deadline:
+        raise TimeoutError("the load generator did not finish in time")
+
+
+def replace(spec: LoadSpec, **changes: Any) -> LoadSpec:
+    return dataclasses.replace(spec, **changes)
+
+
+def cores() -> int:
+    return os.cpu_count() or 1

