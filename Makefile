@@ -85,7 +85,7 @@ proto-baseline: $(BUF) proto-deps
 	@$(BUF) build protos -o protos/baseline.binpb
 	@echo "protos/baseline.binpb updated: commit it with the API change it accepts"
 
-bench-inventory: venv
+bench-inventory: $(VENV)/.bench-installed
 	@$(PY) -m bench inventory
 
 clean:
@@ -111,16 +111,16 @@ web-check: $(BUF) proto-deps web
 	  test -z "$$(git status --porcelain -- clients/web/dist)" || \
 	  { echo "clients/web/dist differs from a fresh build: run 'make web' and commit"; exit 1; }
 
-bench-order: venv
+bench-order: $(VENV)/.bench-installed
 	@$(PY) -m bench order
 
-bench-payment: venv
+bench-payment: $(VENV)/.bench-installed
 	@$(PY) -m bench payment
 
-bench-mesh: venv
+bench-mesh: $(VENV)/.bench-installed
 	@$(PY) -m bench mesh
 
-bench-cart: venv
+bench-cart: $(VENV)/.bench-installed
 	@$(PY) -m bench cart
 
 # --- the standard benchmark suite and the flash-sale / Double-11 curve benches -------------------
