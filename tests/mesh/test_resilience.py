@@ -95,7 +95,8 @@ async def test_client_deadline_travels_edge_sidecar_app_sidecar_app(
                 order.behaviour.seen_deadlines[0],
                 inventory.behaviour.seen_deadlines[0],
             )
-            assert 2.0 < at_order <= 3.0
+            # never more than the caller gave (plus grpc-timeout's unit rounding), never much less
+            assert 2.0 < at_order <= 3.05
             assert 1.5 < at_inventory <= at_order + 0.01  # grpc-timeout is coarse-grained
 
             # the deepest app is slow: the caller's deadline ends the whole chain, promptly
