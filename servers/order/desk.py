@@ -60,6 +60,10 @@ class DeskRules:
     timeout_scan_s: float = 1.0
     timeout_batch: int = 200
     compensate_timeout_s: float = 2.0
+    # New orders being reserved and recorded at once, per process: past it a buyer gets a fast
+    # RESOURCE_EXHAUSTED + RetryInfo instead of a place in a queue that only grows (a sale's
+    # first seconds offer more winners than the stock path can take).
+    max_placing: int = 32
 
 
 class OrderDesk:
@@ -83,6 +87,7 @@ class OrderDesk:
         self.rules = rules
         self._clock = clock
         self._background: set[asyncio.Task[None]] = set()
+        self._placing = 0
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -97,6 +102,19 @@ class OrderDesk:
             if claim is None:
                 raise refusal
             return await self._replay(command, claim, fingerprint), True
+        if self._placing >= self.rules.max_placing:
+            raise Overloaded(
+                "too many orders are being placed right now", 0.2, "PLACING_BUSY", DOMAIN
+            )
+        self._placing += 1
+        try:
+            return await self._place_new(command, fingerprint, coupon)
+        finally:
+            self._placing -= 1
+
+    async def _place_new(
+        self, command: PlaceCommand, fingerprint: str, coupon: Coupon | None
+    ) -> tuple[Order, bool]:
         priced, currency = await self.inventory.price(command.lines)
         if await self.store.backlog() >= self.rules.backlog_cap:
             raise Overloaded("the order backlog is full", 0.5, "BACKLOG_FULL", DOMAIN)

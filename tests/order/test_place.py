@@ -225,3 +225,45 @@ async def test_a_caller_leaving_after_the_order_is_recorded_keeps_it(
     assert retry.replayed
     assert await levels(order_stack, SKU) == [(2999, 1)]
     assert await order_stack.wait_written(1) == 1
+
+
+@pytest.mark.asyncio
+async def test_too_many_placements_at_once_are_shed_fast_holding_nothing(
+    redis_client: aioredis.Redis, redis_url: str, key_prefix: str, tmp_path
+) -> None:
+    """While max_placing orders are in flight, another buyer is told to retry at once
+    (RESOURCE_EXHAUSTED + RetryInfo) instead of queueing behind them."""
+    proxy: SlowProxy | None = None
+    channel: grpc.aio.Channel | None = None
+    async with isolated_dsn("sqlite", tmp_path) as dsn:
+        base = await start_order_stack(redis_client, redis_url, key_prefix, dsn, max_placing=2)
+        try:
+            proxy = await SlowProxy(base.inventory_address, {"Reserve"}, 0.5).start()
+            channel = grpc.aio.insecure_channel(proxy.address)
+            base.desk.inventory._stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+
+            async def buy(i: int) -> tuple[str, float, grpc.aio.AioRpcError | None]:
+                started = time.perf_counter()
+                try:
+                    await base.order_stub.PlaceOrder(order_request(f"busy-{i}", (SKU, 1)))
+                    return "OK", time.perf_counter() - started, None
+                except grpc.aio.AioRpcError as err:
+                    return err.code().name, time.perf_counter() - started, err
+
+            first = [asyncio.create_task(buy(i)) for i in range(2)]
+            await asyncio.sleep(0.15)  # both are now waiting on the slow Reserve
+            shed = await asyncio.gather(*(buy(i) for i in range(2, 6)))
+            assert [code for code, _, _ in shed] == ["RESOURCE_EXHAUSTED"] * 4
+            assert max(took for _, took, _ in shed) < 0.3
+            error = shed[0][2]
+            assert error is not None and error_reason(error) == "PLACING_BUSY"
+            kinds = {type(d).__name__ for d in status_details(error)}
+            assert "RetryInfo" in kinds
+            assert [code for code, _, _ in await asyncio.gather(*first)] == ["OK", "OK"]
+            assert await levels(base, SKU) == [(2998, 2)]  # the shed buyers hold nothing
+        finally:
+            if channel is not None:
+                await channel.close()
+            if proxy is not None:
+                await proxy.stop()
+            await base.stop()
