@@ -34,17 +34,23 @@ def wait_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 30
 @contextlib.contextmanager
 def running(
     args: Sequence[str],
-    port: int,
+    port: int | None,
     env: Mapping[str, str] | None = None,
     log: pathlib.Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server process for the duration of a `with` block (SIGTERM, then SIGKILL)."""
+    """Run a process for the duration of a `with` block (SIGTERM, then SIGKILL); with a port,
+    once it listens there, without one (a worker such as the order writer) once it is up."""
     out = log.open("ab") if log else subprocess.DEVNULL
     process = subprocess.Popen(
         list(args), env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
     )
     try:
-        wait_port(port, process)
+        if port is not None:
+            wait_port(port, process)
+        else:
+            time.sleep(1.0)
+            if process.poll() is not None:
+                raise RuntimeError(f"process {process.args!r} exited with {process.returncode}")
         yield process
     finally:
         process.terminate()
