@@ -25,7 +25,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import uvloop
 
-from bench import order_grpc
+from bench import order_grpc, procs
 from bench.report import emit
 from servers.common import sql
 from servers.common.snowflake import Snowflake
@@ -117,14 +117,18 @@ async def _rowlock(db: sql.Database, buyers: int, units: int) -> dict[str, Any]:
 
 
 async def _ours(
-    client: aioredis.Redis, db: sql.Database, prefix: str, buyers: int, units: int
+    client: aioredis.Redis,
+    db: sql.Database,
+    prefix: str,
+    buyers: int,
+    units: int,
+    env: dict[str, str],
 ) -> dict[str, Any]:
     stock = RedisStockStore(client, f"{prefix}i")
     await stock.seed(Product(SKU, "Bench item", "", 990, "EUR", "", units))
     keys = OrderKeys(f"{prefix}o", 4)
     orders = RedisOrderStore(client, keys)
     await orders.ensure_groups()
-    writer = OrderWriter(client, SQLOrderRecords(db), WriterSettings(key_prefix=keys.prefix))
     ids = Snowflake(4)
     queue = iter(range(buyers))
     wins = 0
@@ -145,14 +149,14 @@ async def _ours(
                 await orders.place(order)
                 wins += 1
 
-    started = time.perf_counter()
-    task = asyncio.create_task(writer.run())
-    await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
-    while await SQLOrderRecords(db).count() < wins:  # noqa: ASYNC110 - as above, SQL
-        await asyncio.sleep(0.005)
-    elapsed = time.perf_counter() - started
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    # the writer runs as it does in production: its own process, draining the streams
+    writer_env = {**env, "ORDER_KEY_PREFIX": keys.prefix, "ORDER_PARTITIONS": "4"}
+    with procs.running(procs.python("servers.order.writer"), None, writer_env):
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+        while await SQLOrderRecords(db).count() < wins:  # noqa: ASYNC110 - as above, SQL
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - started
     (level,) = await stock.stock([SKU])
     assert level is not None
     oversold = max(0, wins - units) + (0 if level.balanced and level.available >= 0 else 1)
@@ -172,9 +176,10 @@ async def _run(args: argparse.Namespace) -> int:
         await db.execute("DELETE FROM orders")
         locked = await _rowlock(db, args.buyers, args.units)
         await db.execute("DELETE FROM orders")
-        ours = await _ours(client, db, prefix, args.buyers, args.units)
-        await db.execute("DELETE FROM orders")
         dsn = f"{args.mysql_dsn.rsplit('/', 1)[0]}/{name}"
+        env = {"REDIS_URL": args.redis_url, "MYSQL_DSN": dsn, "SHOPMESH_LOG_LEVEL": "WARNING"}
+        ours = await _ours(client, db, prefix, args.buyers, args.units, env)
+        await db.execute("DELETE FROM orders")
         placed = await asyncio.to_thread(order_grpc.run, args.redis_url, dsn, args.grpc_seconds)
     finally:
         await db.close()
