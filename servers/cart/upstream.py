@@ -9,25 +9,14 @@ transport failures become UNAVAILABLE naming the dependency.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 
 from servers.cart.catalog import StockInfo
 from servers.cart.domain import CartLine
 from servers.cart.pricing import Product, StockState
 from servers.common import deadline, money
-from servers.common.errors import (
-    Conflict,
-    DependencyUnavailable,
-    FieldViolation,
-    InvalidArgument,
-    NotFound,
-    Overloaded,
-    PreconditionFailed,
-    ShopError,
-)
+from servers.common.status import from_rpc_error
 from shop.common.v1 import common_pb2
 from shop.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from shop.order.v1 import order_pb2, order_pb2_grpc
@@ -40,52 +29,6 @@ _STATES = {
     common_pb2.STOCK_STATE_LOW: StockState.LOW,
     common_pb2.STOCK_STATE_SOLD_OUT: StockState.SOLD_OUT,
 }
-
-
-def _details(error: grpc.aio.AioRpcError) -> list[Any]:
-    for key, value in error.trailing_metadata() or ():
-        if key == "grpc-status-details-bin" and isinstance(value, bytes):
-            decoded: list[Any] = []
-            for detail in status_pb2.Status.FromString(value).details:
-                for kind in (
-                    error_details_pb2.BadRequest,
-                    error_details_pb2.ErrorInfo,
-                    error_details_pb2.ResourceInfo,
-                    error_details_pb2.RetryInfo,
-                ):
-                    if detail.Is(kind.DESCRIPTOR):
-                        message = kind()
-                        detail.Unpack(message)
-                        decoded.append(message)
-            return decoded
-    return []
-
-
-def _first(details: list[Any], kind: type[Any]) -> Any:
-    return next((detail for detail in details if isinstance(detail, kind)), kind())
-
-
-def translate(error: grpc.aio.AioRpcError, dependency: str) -> ShopError:
-    """The domain error a peer's status stands for."""
-    code, text, details = error.code(), error.details() or "", _details(error)
-    if code == grpc.StatusCode.FAILED_PRECONDITION:
-        info = _first(details, error_details_pb2.ErrorInfo)
-        return PreconditionFailed(info.reason, info.domain, text, dict(info.metadata))
-    if code == grpc.StatusCode.NOT_FOUND:
-        resource = _first(details, error_details_pb2.ResourceInfo)
-        return NotFound(resource.resource_type, resource.resource_name, text)
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        bad = _first(details, error_details_pb2.BadRequest)
-        violations = [FieldViolation(v.field, v.description) for v in bad.field_violations]
-        info = _first(details, error_details_pb2.ErrorInfo)
-        return InvalidArgument(violations, reason=info.reason, domain=info.domain, message=text)
-    if code in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED):
-        delay = _first(details, error_details_pb2.RetryInfo).retry_delay
-        retry_after = delay.seconds + delay.nanos / 1e9 or 1.0
-        if code == grpc.StatusCode.ABORTED:
-            return Conflict(text, retry_after)
-        return Overloaded(text, retry_after)
-    return DependencyUnavailable(dependency, f"{dependency}: {code.name} {text}".strip())
 
 
 class GrpcInventory:
@@ -108,7 +51,7 @@ class GrpcInventory:
                 if not token:
                     return found
         except grpc.aio.AioRpcError as error:
-            raise translate(error, "inventory") from None
+            raise from_rpc_error(error, "inventory") from None
 
     async def stock(self, skus: Sequence[str]) -> dict[str, StockInfo]:
         request = inventory_pb2.BatchGetStockRequest(skus=list(skus))
@@ -117,7 +60,7 @@ class GrpcInventory:
                 request, timeout=deadline.remaining(READ_TIMEOUT_S)
             )
         except grpc.aio.AioRpcError as error:
-            raise translate(error, "inventory") from None
+            raise from_rpc_error(error, "inventory") from None
         return {
             stock.sku: StockInfo(_STATES.get(stock.state, StockState.UNKNOWN), stock.available)
             for stock in reply.stocks
@@ -152,6 +95,6 @@ class GrpcOrders:
                 request, timeout=deadline.remaining(ORDER_TIMEOUT_S)
             )
         except grpc.aio.AioRpcError as error:
-            raise translate(error, "order") from None
+            raise from_rpc_error(error, "order") from None
         order: order_pb2.Order = reply.order
         return order

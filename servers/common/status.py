@@ -1,8 +1,10 @@
-"""Encoding of the domain exception tree as gRPC statuses with google.rpc error details."""
+"""The domain exception tree as gRPC statuses with google.rpc error details, and back: a peer's
+status decoded into the domain error it was made from (`from_rpc_error`)."""
 
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -10,6 +12,8 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from servers.common import errors
+
+_Detail = TypeVar("_Detail")
 
 
 def _pack(message: object) -> any_pb2.Any:
@@ -77,3 +81,60 @@ def to_grpc_status(error: errors.ShopError) -> grpc.Status:
         status_pb2.Status(code=code, message=error.message, details=details)
     )
     return status
+
+
+# --- the other direction: a peer's status back into the domain error it was made from --------
+
+_DETAIL_KINDS = (
+    error_details_pb2.BadRequest,
+    error_details_pb2.ErrorInfo,
+    error_details_pb2.ResourceInfo,
+    error_details_pb2.RetryInfo,
+)
+
+
+def decode_details(error: grpc.aio.AioRpcError) -> list[object]:
+    """The google.rpc details carried in a failed call's `grpc-status-details-bin`."""
+    status = rpc_status.from_call(error)
+    if status is None:
+        return []
+    decoded: list[object] = []
+    for detail in status.details:
+        for kind in _DETAIL_KINDS:
+            if detail.Is(kind.DESCRIPTOR):
+                message = kind()
+                detail.Unpack(message)
+                decoded.append(message)
+    return decoded
+
+
+def _first(details: list[object], kind: type[_Detail]) -> _Detail:
+    return next((detail for detail in details if isinstance(detail, kind)), kind())
+
+
+def from_rpc_error(error: grpc.aio.AioRpcError, dependency: str) -> errors.ShopError:
+    """The domain error a peer's status stands for, details included, so this service's own
+    interceptor re-encodes it faithfully; anything else is the dependency being unavailable."""
+    code, text, details = error.code(), error.details() or "", decode_details(error)
+    if code == grpc.StatusCode.FAILED_PRECONDITION:
+        info = _first(details, error_details_pb2.ErrorInfo)
+        if not info.reason:
+            return errors.DependencyUnavailable(dependency, f"{dependency} refused: {text}")
+        return errors.PreconditionFailed(info.reason, info.domain, text, dict(info.metadata))
+    if code == grpc.StatusCode.NOT_FOUND:
+        resource = _first(details, error_details_pb2.ResourceInfo)
+        return errors.NotFound(resource.resource_type, resource.resource_name, text)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        bad = _first(details, error_details_pb2.BadRequest)
+        violations = [errors.FieldViolation(v.field, v.description) for v in bad.field_violations]
+        info = _first(details, error_details_pb2.ErrorInfo)
+        return errors.InvalidArgument(
+            violations, reason=info.reason, domain=info.domain, message=text
+        )
+    if code in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED):
+        delay = _first(details, error_details_pb2.RetryInfo).retry_delay
+        retry_after = delay.seconds + delay.nanos / 1e9 or 1.0
+        info = _first(details, error_details_pb2.ErrorInfo)
+        kind = errors.Conflict if code == grpc.StatusCode.ABORTED else errors.Overloaded
+        return kind(text, retry_after, info.reason, info.domain)
+    return errors.DependencyUnavailable(dependency, f"{dependency}: {code.name} {text}".strip())

@@ -15,20 +15,15 @@ from typing import Any
 
 import grpc
 from google.protobuf import duration_pb2
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from servers.common import deadline, money
 from servers.common.errors import (
-    DependencyUnavailable,
-    FieldViolation,
     InvalidArgument,
     NotFound,
-    Overloaded,
     PreconditionFailed,
-    ShopError,
 )
 from servers.common.soldout import SoldOutSnapshot
+from servers.common.status import from_rpc_error
 from servers.order.domain import PricedLine, RequestedLine
 from shop.inventory.v1 import inventory_pb2 as inv
 from shop.inventory.v1 import inventory_pb2_grpc
@@ -125,53 +120,14 @@ class InventoryClient:
             raise self._translate(err) from None
 
     def _translate(self, err: grpc.aio.AioRpcError) -> Exception:
-        code = err.code()
-        if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+        if err.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
             return DeadlineExpired(str(err.details()))
-        details = _details(err)
-        if code == grpc.StatusCode.FAILED_PRECONDITION:
-            info = next((d for d in details if isinstance(d, error_details_pb2.ErrorInfo)), None)
-            if info is None:
-                return DependencyUnavailable("inventory", "inventory refused without a reason")
-            metadata = dict(info.metadata)
-            if info.reason == "SOLD_OUT" and "generation" in metadata:
+        error = from_rpc_error(err, "inventory")
+        if isinstance(error, PreconditionFailed) and error.reason == "SOLD_OUT":
+            metadata = error.metadata
+            if "generation" in metadata and "sku" in metadata:
                 self._snapshot.mark_sold_out(metadata["sku"], int(metadata["generation"]))
-            return PreconditionFailed(info.reason, info.domain, str(err.details()), metadata)
-        return _plain(code, str(err.details()), details)
-
-
-def _plain(code: grpc.StatusCode, message: str, details: list[object]) -> ShopError:
-    if code == grpc.StatusCode.NOT_FOUND:
-        info = next((d for d in details if isinstance(d, error_details_pb2.ResourceInfo)), None)
-        name = info.resource_name if info else ""
-        return NotFound(info.resource_type if info else "product", name, message)
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        bad = next((d for d in details if isinstance(d, error_details_pb2.BadRequest)), None)
-        violations = (
-            [FieldViolation(v.field, v.description) for v in bad.field_violations] if bad else []
-        )
-        return InvalidArgument(violations or [FieldViolation("lines", message)])
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return Overloaded(f"inventory is overloaded: {message}", 0.1)
-    return DependencyUnavailable("inventory", f"inventory: {code.name} {message}")
-
-
-def _details(err: grpc.aio.AioRpcError) -> list[object]:
-    status = rpc_status.from_call(err)
-    if status is None:
-        return []
-    decoded: list[object] = []
-    for kind in (
-        error_details_pb2.ErrorInfo,
-        error_details_pb2.ResourceInfo,
-        error_details_pb2.BadRequest,
-    ):
-        for detail in status.details:
-            if detail.Is(kind.DESCRIPTOR):
-                message = kind()
-                detail.Unpack(message)
-                decoded.append(message)
-    return decoded
+        return error
 
 
 def _minor(units: int, nanos: int, currency: str) -> int:
