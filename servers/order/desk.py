@@ -44,7 +44,11 @@ from servers.order.sqlstore import OrderRecords
 from servers.order.store import Claim, RedisOrderStore
 
 _log = logging.getLogger("shopmesh.order")
-_REFUSALS = (PreconditionFailed, NotFound, InvalidArgument, Overloaded)
+# Inventory refuses a malformed request or an unknown SKU before it can hold anything. Any other
+# failure of Reserve may follow a hold: a mesh retry of a Reserve whose reply was lost is answered
+# by the retry (SOLD_OUT from the snapshot the first attempt filled, LIMIT_EXCEEDED by its own
+# count), so the compensating Release runs for those too; it is idempotent and cheap.
+_NOTHING_HELD = (NotFound, InvalidArgument)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,10 +165,9 @@ class OrderDesk:
             ttl = self.rules.payment_timeout_s + self.rules.reservation_margin_s
             await self.inventory.reserve(str(order.order_id), order.user_id, order.lines, ttl)
         except BaseException as exc:
-            # A clear refusal from inventory held nothing (Reserve is all-or-nothing); anything
-            # else (timeout, cancel, lost reply) may have left a hold. Either way the request id
-            # is freed, in background work that outlives a departed caller.
-            self._spawn(self._undo(order, release=not isinstance(exc, _REFUSALS)))
+            # The request id is freed, and anything this order id may hold is released, in
+            # background work that outlives a departed caller.
+            self._spawn(self._undo(order, release=not isinstance(exc, _NOTHING_HELD)))
             raise
         # From here the order may be on record: a caller that leaves (deadline, cancel) must
         # not interrupt recording, or the undo would free a request id and stock that an

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import grpc
 import pytest
 import redis.asyncio as aioredis
 from google.rpc import error_details_pb2
 
+from servers.common.errors import PreconditionFailed
 from servers.order.writer import create_writer
 from shop.inventory.v1 import inventory_pb2 as inv
 from shop.inventory.v1 import inventory_pb2_grpc
@@ -267,3 +269,26 @@ async def test_too_many_placements_at_once_are_shed_fast_holding_nothing(
             if proxy is not None:
                 await proxy.stop()
             await base.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_refusal_after_a_lost_reply_returns_the_held_stock(
+    order_stack: OrderStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reserve is retried by the mesh: when the first attempt took the last unit but its reply
+    was lost, the retry is refused (SOLD_OUT from the snapshot that attempt filled). The order
+    is refused, and the unit the lost attempt held goes back at once, not after the sweep."""
+    inventory = order_stack.desk.inventory
+    real_reserve = inventory.reserve
+
+    async def reserve_then_lose_the_reply(*args: Any, **kwargs: Any) -> None:
+        await real_reserve(*args, **kwargs)
+        raise PreconditionFailed("SOLD_OUT", "inventory.shopmesh", "sold out (retry)", {})
+
+    monkeypatch.setattr(inventory, "reserve", reserve_then_lose_the_reply)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await order_stack.order_stub.PlaceOrder(order_request("lost-hold", (SKU, 2)))
+    assert error_reason(refused.value) == "SOLD_OUT"
+    await order_stack.desk.drain()
+    assert await levels(order_stack, SKU) == [(3000, 0)]
+    assert await order_stack.desk.store.claim_of("lost-hold") is None
