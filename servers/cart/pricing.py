@@ -13,6 +13,7 @@ Stacking: a cart holds at most one coupon; applying another replaces it.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
@@ -48,6 +49,8 @@ class Conversion:
 
     def minor(self, base_minor: int) -> int:
         """A catalog-currency amount in the target's minor units, rounded once."""
+        if self.target == self.base:  # the common case, exact in integers: no Decimal work
+            return base_minor
         return round_minor(Decimal(base_minor) * self.rate * self._scale())
 
     def back(self, target_minor: int) -> int:
@@ -58,12 +61,17 @@ class Conversion:
 
     def unit_price(self, base_minor: int) -> Decimal:
         """The exact unit price in target major units (not rounded: rounding is per line)."""
-        with localcontext() as context:
-            context.prec = PRECISION
-            return (Decimal(base_minor).scaleb(-exponent(self.base)) * self.rate).normalize()
+        return _unit_price(base_minor, self.base, self.rate)
 
     def _scale(self) -> Decimal:
         return Decimal(1).scaleb(exponent(self.target) - exponent(self.base))
+
+
+@functools.lru_cache(maxsize=4096)  # a catalog has few distinct prices; carts repeat them
+def _unit_price(base_minor: int, base: str, rate: Decimal) -> Decimal:
+    with localcontext() as context:
+        context.prec = PRECISION
+        return (Decimal(base_minor).scaleb(-exponent(base)) * rate).normalize()
 
 
 @dataclass(frozen=True, slots=True)

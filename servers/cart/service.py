@@ -7,7 +7,7 @@ from decimal import Decimal
 import grpc
 
 from servers.cart.desk import CartDesk
-from servers.cart.pricing import PricedCart, PricedLine, StockState
+from servers.cart.pricing import PricedCart, StockState
 from servers.common import money
 from shop.cart.v1 import cart_pb2 as pb
 from shop.cart.v1 import cart_pb2_grpc
@@ -80,40 +80,37 @@ class CartService(cart_pb2_grpc.CartServiceServicer):
         return pb.CheckoutResponse(order=order, cart_token=token)
 
 
-def _money(minor: int, currency: str) -> common_pb2.Money:
-    units, nanos = money.split(minor, currency)
-    return common_pb2.Money(currency_code=currency, units=units, nanos=nanos)
+def _set_money(target: common_pb2.Money, minor: int, currency: str) -> None:
+    target.currency_code = currency
+    target.units, target.nanos = money.split(minor, currency)
 
 
-def _exact(value: Decimal, currency: str) -> common_pb2.Money:
+def _set_exact(target: common_pb2.Money, value: Decimal, currency: str) -> None:
     """A unit price may be finer than the minor unit (it is rounded per line, not per unit);
     the rate table's decimal limit keeps it within Money's nanos."""
     units = int(value)
-    nanos = int((value - units) * _NANOS)
-    return common_pb2.Money(currency_code=currency, units=units, nanos=nanos)
-
-
-def _line(line: PricedLine, currency: str) -> pb.CartLine:
-    return pb.CartLine(
-        sku=line.sku,
-        title=line.title,
-        quantity=line.quantity,
-        unit_price=_exact(line.unit_price, currency),
-        line_subtotal=_money(line.subtotal, currency),
-        line_discount=_money(line.discount, currency),
-        line_total=_money(line.total, currency),
-        stock_state=_STOCK_STATE[line.stock],
-    )
+    target.currency_code = currency
+    target.units = units
+    target.nanos = int((value - units) * _NANOS)
 
 
 def encode_cart(cart: PricedCart) -> pb.Cart:
+    # Built in place (add(), sub-message fields) rather than from keyword arguments, which copy
+    # every nested Money: GetCart/AddItem encode a whole cart on every call.
     currency = cart.currency
-    return pb.Cart(
-        lines=[_line(line, currency) for line in cart.lines],
-        coupon_code=cart.coupon,
-        currency_code=currency,
-        subtotal=_money(cart.subtotal, currency),
-        discount=_money(cart.discount, currency),
-        total=_money(cart.total, currency),
-        item_count=cart.item_count,
-    )
+    encoded = pb.Cart(coupon_code=cart.coupon, currency_code=currency, item_count=cart.item_count)
+    for line in cart.lines:
+        out = encoded.lines.add(
+            sku=line.sku,
+            title=line.title,
+            quantity=line.quantity,
+            stock_state=_STOCK_STATE[line.stock],
+        )
+        _set_exact(out.unit_price, line.unit_price, currency)
+        _set_money(out.line_subtotal, line.subtotal, currency)
+        _set_money(out.line_discount, line.discount, currency)
+        _set_money(out.line_total, line.total, currency)
+    _set_money(encoded.subtotal, cart.subtotal, currency)
+    _set_money(encoded.discount, cart.discount, currency)
+    _set_money(encoded.total, cart.total, currency)
+    return encoded
