@@ -25,6 +25,7 @@ _PARTS = {
     "flash_report",
     "readme",
     "mix",
+    "order_grpc",
     "__main__",
 }
 
