@@ -97,19 +97,6 @@ def codec_micros(ops: int = 20_000) -> dict[str, float]:
     return {"encode_us": encode_us, "decode_us": decode_us, "token_bytes": float(len(token))}
 
 
-def _row(name: str, result: loadgen.LoadResult, echo_rps: float) -> dict[str, object]:
-    return {
-        "case": name,
-        "rps": result.rps,
-        "p50_ms": result.latency_ms["p50"],
-        "p99_ms": result.latency_ms["p99"],
-        "vs_echo": result.rps / echo_rps if echo_rps else 0.0,
-        "ok": result.ok,
-        "errors": result.completed - result.ok,
-        "gen_cpu": result.generator_cpu_share,
-    }
-
-
 def _servers_env(
     redis_url: str, prefix: str, inventory_port: int, cart_port: int
 ) -> tuple[dict[str, str], dict[str, str]]:
@@ -164,9 +151,9 @@ def main(argv: list[str]) -> int:
         rss = procs.rss_mb(cart_server.pid)
     codec = codec_micros()
     rows = [
-        _row("echo", echo, echo.rps),
-        _row("AddItem (10-line cart)", add, echo.rps),
-        _row("GetCart (10-line cart)", get, echo.rps),
+        echo.row("echo", echo.rps),
+        add.row("AddItem (10-line cart)", echo.rps),
+        get.row("GetCart (10-line cart)", echo.rps),
     ]
     summary: dict[str, float | int] = {
         "echo_rps": round(echo.rps, 1),

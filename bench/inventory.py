@@ -136,19 +136,6 @@ async def _forget(url: str, prefix: str) -> None:
     await client.aclose()
 
 
-def _row(name: str, result: loadgen.LoadResult, echo_rps: float) -> dict[str, object]:
-    return {
-        "case": name,
-        "rps": result.rps,
-        "p50_ms": result.latency_ms["p50"],
-        "p99_ms": result.latency_ms["p99"],
-        "vs_echo": result.rps / echo_rps if echo_rps else 0.0,
-        "ok": result.ok,
-        "errors": result.completed - result.ok,
-        "gen_cpu": result.generator_cpu_share,
-    }
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench inventory", description=__doc__)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per case")
@@ -201,7 +188,7 @@ def main(argv: list[str]) -> int:
         reservations = _reserved(address)
         rss = procs.rss_mb(server.pid)
     rows = [
-        _row("echo", echo, echo.rps),
+        echo.row("echo", echo.rps),
         {
             "case": "lua (redis direct)",
             "rps": lua["rps"],
@@ -209,8 +196,8 @@ def main(argv: list[str]) -> int:
             "p99_ms": lua["p99"],
             "vs_echo": lua["rps"] / echo.rps if echo.rps else 0.0,
         },
-        _row("reserve (stock available)", reserve, echo.rps),
-        _row("reserve (sold out, snapshot)", sold_out, echo.rps),
+        reserve.row("reserve (stock available)", echo.rps),
+        sold_out.row("reserve (sold out, snapshot)", echo.rps),
     ]
     summary: dict[str, float | int] = {
         "echo_rps": round(echo.rps, 1),

@@ -95,6 +95,19 @@ class LoadResult:
     def ok(self) -> int:
         return sum(n for label, n in self.codes.items() if label.rsplit("/", 1)[-1] == "OK")
 
+    def row(self, case: str, baseline_rps: float) -> dict[str, object]:
+        """This run as a row of a bench table, its rate also as a share of `baseline_rps`."""
+        return {
+            "case": case,
+            "rps": self.rps,
+            "p50_ms": self.latency_ms["p50"],
+            "p99_ms": self.latency_ms["p99"],
+            "vs_echo": self.rps / baseline_rps if baseline_rps else 0.0,
+            "ok": self.ok,
+            "errors": self.completed - self.ok,
+            "gen_cpu": self.generator_cpu_share,
+        }
+
     @property
     def rps(self) -> float:
         return self.completed / self.seconds if self.seconds else 0.0

@@ -65,19 +65,6 @@ def echo_payload(i: int) -> bytes:
     return unique_callback(i)
 
 
-def _row(name: str, result: loadgen.LoadResult, echo_rps: float) -> dict[str, object]:
-    return {
-        "case": name,
-        "rps": result.rps,
-        "p50_ms": result.latency_ms["p50"],
-        "p99_ms": result.latency_ms["p99"],
-        "vs_echo": result.rps / echo_rps if echo_rps else 0.0,
-        "ok": result.ok,
-        "errors": result.completed - result.ok,
-        "gen_cpu": result.generator_cpu_share,
-    }
-
-
 async def _database(dsn: str, nonce: str) -> tuple[str, str]:
     """A database of the run's own: (dsn, name to drop, '' for SQLite)."""
     if not dsn.startswith("mysql"):
@@ -198,9 +185,9 @@ def main(argv: list[str]) -> int:
     unique, storm = cases.unique, cases.storm
     per_million = BloomShape.for_keys(1_000_000, args.bloom_fp).bytes
     rows = [
-        _row("echo", echo, echo.rps),
-        _row(f"unique callbacks ({cases.dialect})", unique, echo.rps),
-        _row(f"duplicate storm 90% replays ({cases.dialect})", storm, echo.rps),
+        echo.row("echo", echo.rps),
+        unique.row(f"unique callbacks ({cases.dialect})", echo.rps),
+        storm.row(f"duplicate storm 90% replays ({cases.dialect})", echo.rps),
     ]
     summary: dict[str, float | int] = {
         "echo_rps": round(echo.rps, 1),
