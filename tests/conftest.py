@@ -10,7 +10,10 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
+from tests import loopguard
 from tests.services import RedisService, find_redis
+
+loopguard.install()
 
 _ISOLATED_PREFIXES = ("SHOPMESH_", "INVENTORY_", "ORDER_", "CART_", "PAYMENT_", "OTEL_")
 
