@@ -65,7 +65,7 @@ class OrderSettings:
                 payment_timeout_s=env.number("ORDER_PAYMENT_TIMEOUT_S", 900.0, minimum=0.01),
                 backlog_cap=env.integer("ORDER_BACKLOG_CAP", 10_000, minimum=1),
                 timeout_scan_s=env.number("ORDER_TIMEOUT_SCAN_S", 1.0, minimum=0.01),
-                max_placing=env.integer("ORDER_MAX_PLACING", 32, minimum=1),
+                max_placing=env.integer("ORDER_MAX_PLACING", 8, minimum=1),
             ),
             coupons_path=pathlib.Path(env.text("ORDER_COUPONS_FILE", str(coupons.DEFAULT_FILE))),
         )

@@ -67,7 +67,7 @@ class DeskRules:
     # New orders being reserved and recorded at once, per process: past it a buyer gets a fast
     # RESOURCE_EXHAUSTED + RetryInfo instead of a place in a queue that only grows (a sale's
     # first seconds offer more winners than the stock path can take).
-    max_placing: int = 32
+    max_placing: int = 8
 
 
 class OrderDesk:

@@ -151,7 +151,7 @@ async def start_order_stack(
             payment_timeout_s=float(options.get("payment_timeout_s", 900.0)),
             backlog_cap=int(options.get("backlog_cap", 10_000)),
             timeout_scan_s=float(options.get("timeout_scan_s", 0.05)),
-            max_placing=int(options.get("max_placing", 32)),
+            max_placing=int(options.get("max_placing", 8)),
         ),
     )
     db = await sql.connect(dsn)

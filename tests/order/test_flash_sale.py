@@ -11,12 +11,13 @@ import time
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 
 from servers.order.reconcile import reconcile
 from servers.order.store import OrderKeys
 from shop.inventory.v1 import inventory_pb2 as inv
 from shop.order.v1 import order_pb2 as pb
-from tests.helpers import error_reason
+from tests.helpers import error_reason, status_details
 from tests.order.conftest import OrderStack, start_order_stack
 
 BUYERS = 10_000
@@ -29,20 +30,34 @@ async def _stampede(stack: OrderStack, tag: str) -> tuple[list[int], int]:
     await stack.inventory_stub.SetStock(inv.SetStockRequest(sku=SKU, available=UNITS))
 
     async def buy(i: int) -> int | str:
+        """One buyer, behaving as a client should: told to come back (the placement cap's
+        RESOURCE_EXHAUSTED + RetryInfo), it retries the same request id after the delay."""
         request = pb.PlaceOrderRequest(
             request_id=f"{tag}-{i}", user_id=f"u{i}", lines=[pb.PlaceOrderLine(sku=SKU, quantity=1)]
         )
-        try:
-            reply = await stack.order_stub.PlaceOrder(request, timeout=60)
-        except grpc.aio.AioRpcError as err:
-            return f"{err.code().name}:{error_reason(err)}"
-        return int(reply.order.order_id)
+        for _attempt in range(200):
+            try:
+                reply = await stack.order_stub.PlaceOrder(request, timeout=60)
+            except grpc.aio.AioRpcError as err:
+                if err.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    return f"{err.code().name}:{error_reason(err)}"
+                await asyncio.sleep(_retry_delay(err))
+                continue
+            return int(reply.order.order_id)
+        return "GAVE_UP"
 
     outcomes = await asyncio.gather(*(buy(i) for i in range(BUYERS)))
     accepted = [o for o in outcomes if isinstance(o, int)]
     refusals = [o for o in outcomes if isinstance(o, str)]
     assert set(refusals) <= {"FAILED_PRECONDITION:SOLD_OUT"}, set(refusals)
     return accepted, len(refusals)
+
+
+def _retry_delay(err: grpc.aio.AioRpcError) -> float:
+    for detail in status_details(err):
+        if isinstance(detail, error_details_pb2.RetryInfo):
+            return detail.retry_delay.seconds + detail.retry_delay.nanos / 1e9
+    raise AssertionError("RESOURCE_EXHAUSTED without RetryInfo")
 
 
 async def _assert_books(stack: OrderStack, accepted: list[int]) -> None:
