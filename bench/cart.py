@@ -149,6 +149,7 @@ def main(argv: list[str]) -> int:
             1, add.completed + get.completed
         )
         rss = procs.rss_mb(cart_server.pid)
+    procs.forget_keys(args.redis_url, prefix)
     codec = codec_micros()
     rows = [
         echo.row("echo", echo.rps),

@@ -128,14 +128,6 @@ def _reserved(address: str) -> int:
     return int(stock.stock.reserved)
 
 
-async def _forget(url: str, prefix: str) -> None:
-    """Delete the keys this run created (both prefixes start with `prefix`)."""
-    client = aioredis.Redis.from_url(url)
-    async for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        await client.delete(key)
-    await client.aclose()
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench inventory", description=__doc__)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per case")
@@ -211,7 +203,7 @@ def main(argv: list[str]) -> int:
         "reservations": reservations,
         "rss_mb": round(rss, 1),
     }
-    asyncio.run(_forget(args.redis_url, prefix))
+    procs.forget_keys(args.redis_url, prefix)
     emit("inventory", rows, summary, {"in_flight": args.in_flight, "duration_s": args.duration})
     ok = reserve.ok > 0 and sold_out.codes.get("FAILED_PRECONDITION", 0) > 0
     return 0 if ok else 1

@@ -185,10 +185,8 @@ async def _run(args: argparse.Namespace) -> int:
         await db.close()
         await admin.execute(f"DROP DATABASE IF EXISTS {name}")
         await admin.close()
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
-        for i in range(0, len(keys), 500):
-            await client.delete(*keys[i : i + 500])
         await client.aclose()
+        await asyncio.to_thread(procs.forget_keys, args.redis_url, prefix)
     rows = [
         {"case": "raw_upsert", "rows_per_s": raw},
         {"case": "writer", "rows_per_s": drained, "share_of_raw": drained / raw},

@@ -104,19 +104,22 @@ def _stack(redis_url: str, dsn: str) -> Iterator[str]:
         "SHOPMESH_PORT": str(order_port),
         "ORDER_INVENTORY_TARGET": f"127.0.0.1:{inventory_port}",
     }
-    with (
-        procs.running(
-            procs.python("servers.inventory"),
-            inventory_port,
-            {**common, "SHOPMESH_PORT": str(inventory_port)},
-        ),
-        procs.running(procs.python("servers.order"), order_port, order_env),
-        procs.running(procs.python("servers.order.writer"), None, common),
-    ):
-        with grpc.insecure_channel(f"127.0.0.1:{inventory_port}") as channel:
-            stub = inventory_pb2_grpc.InventoryServiceStub(channel)
-            stub.SetStock(inventory_pb2.SetStockRequest(sku=SKU, available=10**7), timeout=10)
-        yield f"127.0.0.1:{order_port}"
+    try:
+        with (
+            procs.running(
+                procs.python("servers.inventory"),
+                inventory_port,
+                {**common, "SHOPMESH_PORT": str(inventory_port)},
+            ),
+            procs.running(procs.python("servers.order"), order_port, order_env),
+            procs.running(procs.python("servers.order.writer"), None, common),
+        ):
+            with grpc.insecure_channel(f"127.0.0.1:{inventory_port}") as channel:
+                stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+                stub.SetStock(inventory_pb2.SetStockRequest(sku=SKU, available=10**7), timeout=10)
+            yield f"127.0.0.1:{order_port}"
+    finally:  # once the processes are gone, so nothing writes the keys again
+        procs.forget_keys(redis_url, prefix)
 
 
 def run(redis_url: str, dsn: str, duration_s: float) -> dict[str, Any]:

@@ -142,13 +142,6 @@ async def _gateway_cases(args: argparse.Namespace, prefix: str) -> _Cases:
     return _Cases(unique, storm, share, bloom_bytes, processed, "mysql" if dropped else "sqlite")
 
 
-async def _forget(url: str, prefix: str) -> None:
-    client = aioredis.Redis.from_url(url)
-    async for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        await client.delete(key)
-    await client.aclose()
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench payment", description=__doc__)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per case")
@@ -181,7 +174,7 @@ def main(argv: list[str]) -> int:
     import uvloop
 
     cases = uvloop.run(_gateway_cases(args, prefix))
-    asyncio.run(_forget(args.redis_url, prefix))
+    procs.forget_keys(args.redis_url, prefix)
     unique, storm = cases.unique, cases.storm
     per_million = BloomShape.for_keys(1_000_000, args.bloom_fp).bytes
     rows = [
