@@ -239,19 +239,13 @@ _ADD_COLUMN = re.compile(r"ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)\s", re.I
 
 async def _apply(db: Database, statement: str) -> None:
     """Run one migration statement. `ALTER TABLE t ADD COLUMN c` has no portable IF NOT EXISTS
-    (SQLite lacks it), so it is skipped when the column is there, and a concurrent migrator
-    that added it first (our ALTER then fails) is not an error either."""
-    added = _ADD_COLUMN.match(statement)
-    if added is None:
-        await db.execute(statement)
-        return
-    table, column = added.groups()
-    if await _has_column(db, table, column):
-        return
+    (SQLite lacks it): when it fails because the column is already there (a concurrent
+    migrator added it, or an earlier run whose record was lost), that is not an error."""
     try:
         await db.execute(statement)
     except Exception:
-        if not await _has_column(db, table, column):
+        added = _ADD_COLUMN.match(statement)
+        if added is None or not await _has_column(db, *added.groups()):
             raise
 
 
