@@ -70,6 +70,11 @@ class DeskRules:
     max_placing: int = 8
 
 
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        _log.warning("background order work failed", exc_info=error)
+
+
 class OrderDesk:
     def __init__(
         self,
@@ -226,8 +231,7 @@ class OrderDesk:
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        # a caller that left never awaits it: its outcome is logged there, not left unretrieved
-        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        task.add_done_callback(_log_failure)  # a caller that left never sees its outcome
         return task
 
     async def drain(self) -> None:
