@@ -7,10 +7,10 @@ from typing import Protocol
 
 import grpc
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from servers.common import deadline, money
 from servers.common.errors import DependencyUnavailable
+from servers.common.status import decode_details
 from servers.payment.domain import Outcome
 from shop.common.v1 import common_pb2
 from shop.order.v1 import order_pb2, order_pb2_grpc
@@ -76,10 +76,5 @@ def _refusal(exc: grpc.aio.AioRpcError) -> OrderAnswer:
 
 
 def _reason(exc: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(exc)
-    for detail in status.details if status else ():
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.reason)
-    return ""
+    details = decode_details(exc)
+    return next((d.reason for d in details if isinstance(d, error_details_pb2.ErrorInfo)), "")
