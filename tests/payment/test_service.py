@@ -240,13 +240,15 @@ async def test_the_callers_deadline_bounds_the_order_call_and_leaves_the_key_res
         assert error.code() is grpc.StatusCode.DEADLINE_EXCEEDED
         assert time.monotonic() - started < 2
         record = None
-        for _ in range(100):  # the server side notices the cancellation a moment later
+        claim_key = payment.gateway.claim_key(("acme", "dl-1"))
+        # The server side notices the cancellation a moment later, then gives the key back in
+        # two steps (SQL lock, then the Redis claim): wait for the whole give-back.
+        for _ in range(100):
             record = await payment.gateway.get_payment(("acme", "dl-1"))
-            if record.locked_ms == 0:
+            if record.locked_ms == 0 and not await redis_client.exists(claim_key):
                 break
             await asyncio.sleep(0.02)
         assert record is not None and record.locked_ms == 0 and not record.done
-        claim_key = payment.gateway.claim_key(("acme", "dl-1"))
         assert await redis_client.exists(claim_key) == 0
     finally:
         await stop_payment(payment)
