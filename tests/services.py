@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from mesh.ports import free_port
+
 
 def _answers(host: str, port: int) -> bool:
     try:
@@ -24,12 +26,6 @@ def _answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def in_ci() -> bool:
