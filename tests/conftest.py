@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,18 @@ from tests import loopguard
 from tests.services import RedisService, find_redis
 
 loopguard.install()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> object:
+    """Collect garbage after each test, at a safe point. An object that leaked a socket is then
+    reported against the test that made it, not whenever the collector next runs: run inside
+    `compile()` (pytest's assertion rewriting, coverage's report), a ResourceWarning there
+    breaks it with "AST constructor recursion depth mismatch" (CPython 3.11)."""
+    result = yield
+    gc.collect()
+    return result
+
 
 _ISOLATED_PREFIXES = ("SHOPMESH_", "INVENTORY_", "ORDER_", "CART_", "PAYMENT_", "OTEL_")
 
