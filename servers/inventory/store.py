@@ -5,15 +5,20 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import redis.asyncio as aioredis
 
+from servers.common.batching import Batcher
 from servers.common.redis import load_script
 from servers.common.soldout import stock_back_channel
 from servers.inventory.domain import LineRecord, Product, SaleConfig, StockLevel
 
 _LUA = pathlib.Path(__file__).with_name("lua")
+# Concurrent Reserve calls on one SKU share a script call of at most this many reservations.
+RESERVE_BATCH = 64
+_ReserveArgs = tuple[str, str, int, int, int]  # id, user, quantity, now ms, expires ms
 _FIELDS = ("initial", "available", "reserved", "sold", "limit", "start_ms", "end_ms", "gen")
 
 
@@ -60,6 +65,7 @@ class RedisStockStore:
         self._commit = load_script(client, _LUA / "commit.lua")
         self._adjust = load_script(client, _LUA / "adjust.lua")
         self._purge = load_script(client, _LUA / "purge.lua")
+        self._reserve_batches: dict[str, Batcher[_ReserveArgs, LineOutcome]] = {}
 
     def _keys(self, sku: str) -> tuple[str, str, str, str, str]:
         base = f"{self._prefix}:{{{sku}}}"
@@ -77,15 +83,19 @@ class RedisStockStore:
         now_ms: int,
         expire_ms: int,
     ) -> LineOutcome:
+        batcher = self._reserve_batches.get(sku)
+        if batcher is None:
+            batcher = Batcher(partial(self._reserve_batch, sku), max_batch=RESERVE_BATCH)
+            self._reserve_batches[sku] = batcher
+        return await batcher.submit((reservation_id, user_id, quantity, now_ms, expire_ms))
+
+    async def _reserve_batch(self, sku: str, items: list[_ReserveArgs]) -> list[LineOutcome]:
+        """One script call for every reservation of `sku` that arrived together (one slot)."""
         stock, users, res, exp, _done = self._keys(sku)
         reply = await self._reserve(
-            keys=[stock, users, res, exp],
-            args=[reservation_id, user_id, quantity, now_ms, expire_ms],
+            keys=[stock, users, res, exp], args=[value for item in items for value in item]
         )
-        status = reply[0].decode()
-        record = LineRecord.parse(reply[3]) if status in {"OK", "REPLAY"} else None
-        detail = reply[3].decode() if status == "LIMIT_EXCEEDED" else ""
-        return LineOutcome(status, int(reply[1]), int(reply[2]), record, detail)
+        return [_outcome(reply[i : i + 4]) for i in range(0, len(reply), 4)]
 
     async def release_line(self, reservation_id: str, sku: str, keep_until_ms: int) -> str:
         reply = await self._release(
@@ -131,6 +141,13 @@ class RedisStockStore:
     async def purge(self, sku: str, now_ms: int, batch: int) -> int:
         _stock, _users, res, _exp, done = self._keys(sku)
         return int(await self._purge(keys=[res, done], args=[now_ms, batch]))
+
+
+def _outcome(reply: Sequence[bytes]) -> LineOutcome:
+    status = reply[0].decode()
+    record = LineRecord.parse(reply[3]) if status in {"OK", "REPLAY"} else None
+    detail = reply[3].decode() if status == "LIMIT_EXCEEDED" else ""
+    return LineOutcome(status, int(reply[1]), int(reply[2]), record, detail)
 
 
 def _level(sku: str, reply: Sequence[bytes | None]) -> StockLevel | None:
