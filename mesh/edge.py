@@ -3,10 +3,11 @@ route, the web frontend on `/`, JSON access logs, admin on 127.0.0.1."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from mesh import envoy_parts as parts
-from mesh import render
+from mesh import gate, render
 from mesh.topology import Topology
 
 Json = dict[str, Any]
@@ -32,7 +33,7 @@ def _cors(topology: Topology) -> Json:
         "allow_methods": "GET, POST, OPTIONS",
         "allow_headers": (
             "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization, "
-            "connect-protocol-version, connect-timeout-ms, traceparent"
+            "connect-protocol-version, connect-timeout-ms, traceparent, " + gate.SKU_HEADER
         ),
         "expose_headers": "grpc-status, grpc-message, grpc-status-details-bin",
         "max_age": "86400",
@@ -64,8 +65,9 @@ def _rate_limit(topology: Topology, route: str) -> Json:
     }
 
 
-def edge_routes(topology: Topology) -> Json:
-    routes: list[Json] = []
+def edge_routes(topology: Topology, sold_out: Sequence[str] = ()) -> Json:
+    """The edge's routes; first those of the gate (mesh.gate) for SKUs sold out right now."""
+    routes: list[Json] = gate.shed_routes(sold_out)
     for service in topology.services:
         for route in parts.peer_routes(service):
             route["name"] = f"{service.name}.{route['name']}"
@@ -112,7 +114,7 @@ def _web_cluster(port: int) -> Json:
     }
 
 
-def edge_unit(topology: Topology, prefix: str) -> render.EnvoyUnit:
+def edge_unit(topology: Topology, prefix: str, sold_out: Sequence[str] = ()) -> render.EnvoyUnit:
     hcm = {
         "rds": render.rds_source(prefix, "edge", ROUTE_NAME),
         "http_filters": _http_filters(topology, prefix),
@@ -133,5 +135,5 @@ def edge_unit(topology: Topology, prefix: str) -> render.EnvoyUnit:
     ]
     bootstrap = render.bootstrap("edge", "edge", topology.edge.admin, [listener], clusters)
     return render.EnvoyUnit(
-        "edge", topology.edge.admin, bootstrap, {ROUTE_NAME: edge_routes(topology)}
+        "edge", topology.edge.admin, bootstrap, {ROUTE_NAME: edge_routes(topology, sold_out)}
     )

@@ -133,4 +133,10 @@ def plan(topology: Topology, settings: RunSettings, web_root: pathlib.Path) -> l
     steps.append(
         Step("edge.envoy", tuple(admin.envoy_args(edge, concurrency=2)), admin=topology.edge.admin)
     )
+    inventory = next((s for s in topology.services if s.name == "inventory"), None)
+    if inventory is not None:  # the gate reads stock from inventory's first sidecar
+        target = f"127.0.0.1:{inventory.versions[0].instances[0].inbound}"
+        run_dir = str(settings.run_dir.resolve())
+        gate = (sys.executable, "-m", "mesh.gate", "--run-dir", run_dir, "--target", target)
+        steps.append(Step("edge.gate", gate))
     return steps

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pathlib
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,10 +155,11 @@ def sidecars(topology: Topology, prefix: str) -> list[EnvoyUnit]:
     ]
 
 
-def render(topology: Topology, prefix: str) -> list[EnvoyUnit]:
+def render(topology: Topology, prefix: str, sold_out: Sequence[str] = ()) -> list[EnvoyUnit]:
+    """Every Envoy's config; `sold_out` are the SKUs the edge gate answers itself (mesh.gate)."""
     from mesh.edge import edge_unit
 
-    return [edge_unit(topology, prefix), *sidecars(topology, prefix)]
+    return [edge_unit(topology, prefix, sold_out), *sidecars(topology, prefix)]
 
 
 def dump(value: Json) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Mapping
 
-from mesh import admin, render
+from mesh import admin, gate, render
 from mesh.topology import Topology, TopologyError
 
 
@@ -45,7 +45,8 @@ def apply(
     running (all affected ones unless `running` says otherwise), the seconds it took to apply."""
     updated = topology.with_weights(service, weights)
     names = [n for n in affected(updated, service) if running is None or n in running]
-    units = {u.name: u for u in render.render(updated, str(folder))}
+    # the edge keeps the gate's sold-out routes (mesh.gate) through a shift
+    units = {u.name: u for u in render.render(updated, str(folder), gate.load(folder))}
     # only the route configs that split to `service`: Envoy ignores a rewrite that changes nothing
     changed = {n: {"edge"} if n == "edge" else {f"outbound-{service}"} for n in names}
     for name in names:

@@ -25,7 +25,9 @@ def test_apps_dial_their_own_sidecar_and_callees_start_first(
     assert names.index("inventory-v2-0.app") < names.index("order-v1-0.envoy")
     assert names.index("order-v1-0.app") < names.index("cart-v1-0.envoy")
     assert names.index("order-v1-0.envoy") < names.index("order-v1-0.app")  # sidecar first
-    assert names[-1] == "edge.envoy"
+    assert names[-2:] == ["edge.envoy", "edge.gate"]
+    inventory_inbound = base_topology.services[0].versions[0].instances[0].inbound
+    assert steps["edge.gate"].argv[-1] == f"127.0.0.1:{inventory_inbound}"
     order = steps["order-v1-0.app"].env
     assert order["ORDER_INVENTORY_TARGET"] == "127.0.0.1:16061"
     assert order["ORDER_SQLITE_PATH"] == str(tmp_path.resolve() / "order.db")

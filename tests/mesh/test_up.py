@@ -75,7 +75,7 @@ def test_up_serves_through_the_edge_then_down_leaves_no_process(tmp_path: pathli
         assert state is not None
         pids = [int(m["pid"]) for m in state["members"]]
         names = [m["name"] for m in state["members"]]
-        assert names[0] == "redis" and names[-1] == "edge.envoy"
+        assert names[0] == "redis" and names[-2:] == ["edge.envoy", "edge.gate"]
         _query_through_edge(_edge_port(run_dir))
         assert list((run_dir / "redis").rglob("*.aof"))  # append-only file under the run dir
         _shift_and_status(run_dir)
