@@ -113,7 +113,7 @@ def _sale_spec(
     requests = request_count(args.buyers, args.repeat)
     common = {"max_requests": requests, "warmup_s": 0.0, "reasons": True, "progress": label,
               "processes": args.processes, "connections": args.connections,
-              "timeout_s": args.timeout}  # fmt: skip
+              "timeout_s": args.timeout, "metadata": sku_hint(args, args.sku)}  # fmt: skip
     if rate is None:
         return loadgen.LoadSpec(address, PLACE, "bench.flash_sale:buy", args.in_flight,
                                 duration_s=args.max_seconds, **common)  # fmt: skip
@@ -122,6 +122,12 @@ def _sale_spec(
 
 
 PROBE_BUYERS = 8_000
+
+
+def sku_hint(args: argparse.Namespace, sku: str) -> tuple[tuple[str, str], ...]:
+    """Buyers name their SKU in `x-shop-sku`, as the web page does, so that once it is sold out
+    the edge gate (mesh/gate.py) answers them without a hop; `--no-sku-hint` measures without."""
+    return (("x-shop-sku", sku),) if args.sku_hint else ()
 
 
 def probe_units(args: argparse.Namespace) -> int:
@@ -145,6 +151,7 @@ def _probe(args: argparse.Namespace, mesh: meshrun.Mesh, nonce: str) -> loadgen.
         processes=args.processes,
         connections=args.connections,
         progress="probe (closed loop)",
+        metadata=sku_hint(args, args.probe_sku),
     )
     return loadgen.run(spec)
 
@@ -313,6 +320,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--rowlock-buyers", type=int, default=20_000)
     add("--edge-rate-limit", type=int, default=None, help="per-route RPS (default: topology's)")
     add("--sql", default="auto", help="auto, sqlite, or a mysql:// DSN (a fresh database)")
+    add("--no-sku-hint", dest="sku_hint", action="store_false", help="buyers send no x-shop-sku")
     add("--no-baselines", dest="baselines", action="store_false")
     add("--no-profile", dest="profile", action="store_false")
     add("--name", default="flash-sale")

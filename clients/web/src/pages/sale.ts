@@ -79,9 +79,10 @@ export async function salePage(root: HTMLElement, signal: AbortSignal, sku: stri
     view.buyable(false);
     view.outcome("retry", "Placing your order…");
     try {
+      // x-shop-sku lets the edge answer SOLD_OUT itself once the SKU is gone (mesh/gate.py)
       const reply = await orders.placeOrder(
         { requestId: requestId(), userId: userId(), lines: [{ sku, quantity: 1 }] },
-        CALL,
+        { ...CALL, headers: { "x-shop-sku": sku } },
       );
       const id = reply.order?.orderId.toString() ?? "";
       const link = h("a", { href: `#/order/${id}` }, `See order ${id} and pay`);
