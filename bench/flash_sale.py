@@ -271,7 +271,7 @@ def _run(args: argparse.Namespace, nonce: str, folder: pathlib.Path) -> int:
         found["rowlock"] = baselines.rowlock(dsn, min(args.buyers, args.rowlock_buyers), args.units)
     with (
         _database(dsn, nonce) as env,
-        meshrun.running(folder, SERVICES, env, args.edge_rate_limit) as mesh,
+        meshrun.running(folder, SERVICES, env, args.edge_rate_limit, args.place_rate_limit) as mesh,
     ):
         configure(mesh.address("app", "inventory"), args.hopeless_sku, 0, 0)
         if args.baselines:
@@ -319,6 +319,8 @@ def _parser() -> argparse.ArgumentParser:
     add("--rounds", type=int, default=2, help="interleaved rounds of ours vs h2load (best kept)")
     add("--rowlock-buyers", type=int, default=20_000)
     add("--edge-rate-limit", type=int, default=None, help="per-route RPS (default: topology's)")
+    add("--place-rate-limit", type=int, default=None,
+        help="PlaceOrder's edge RPS (default: topology's; 0: the per-route default)")  # fmt: skip
     add("--sql", default="auto", help="auto, sqlite, or a mysql:// DSN (a fresh database)")
     add("--no-sku-hint", dest="sku_hint", action="store_false", help="buyers send no x-shop-sku")
     add("--no-baselines", dest="baselines", action="store_false")

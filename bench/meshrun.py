@@ -54,12 +54,19 @@ class Mesh:
         return env
 
 
-def write_topology(folder: pathlib.Path, edge_rate_limit: int | None) -> pathlib.Path:
-    """The shipped topology, with the edge's per-route rate limit changed when asked."""
+def write_topology(
+    folder: pathlib.Path, edge_rate_limit: int | None, place_rate_limit: int | None = None
+) -> pathlib.Path:
+    """The shipped topology, with the edge's rate limits changed when asked: every route's
+    default, and PlaceOrder's own (0 drops it, so PlaceOrder gets the default)."""
     raw: dict[str, Any] = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
     if edge_rate_limit is not None:
         raw["edge"]["rate_limit_per_s"] = edge_rate_limit
         raw["edge"]["rate_limit_tokens"] = 2 * edge_rate_limit
+    if place_rate_limit is not None:
+        limits = dict(raw["edge"].get("route_limits") or {})
+        limits["order.PlaceOrder"] = place_rate_limit
+        raw["edge"]["route_limits"] = {k: v for k, v in limits.items() if v > 0}
     path = folder / "topology.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -71,13 +78,14 @@ def running(
     services: str,
     env: dict[str, str] | None = None,
     edge_rate_limit: int | None = None,
+    place_rate_limit: int | None = None,
     timeout_s: float = 120.0,
     attempts: int = 3,
 ) -> Iterator[Mesh]:
     """The mesh for the duration of a `with` block; no process of it is left afterwards.
     A free port can be taken by someone else between picking and binding it (a busy shared
     machine): that start is stopped and retried on other ports."""
-    topology = write_topology(folder, edge_rate_limit)
+    topology = write_topology(folder, edge_rate_limit, place_rate_limit)
     for attempt in range(1, attempts + 1):
         run_dir = folder / f"run{attempt}"
         try:

@@ -35,6 +35,7 @@ def to_raw(topology: Topology) -> dict[str, Any]:
             "rate_limit_tokens": edge.rate_limit_tokens,
             "rate_limit_per_s": edge.rate_limit_per_s,
             "cors_origins": list(edge.cors_origins),
+            "route_limits": dict(edge.route_limits),
         },
         "services": {
             s.name: {

@@ -95,6 +95,9 @@ class Edge:
     rate_limit_tokens: int = 1000
     rate_limit_per_s: int = 1000
     cors_origins: tuple[str, ...] = ("*",)
+    # per-route overrides, "service.Method" -> requests/s with a one-second bucket: sized to what
+    # the service behind can take, so a burst above it is refused at the edge, not queued there
+    route_limits: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +135,8 @@ class Topology:
             for s in self.services
             if s.name in names
         )
-        return replace(self, services=kept)
+        limits = {r: n for r, n in self.edge.route_limits.items() if r.partition(".")[0] in names}
+        return replace(self, services=kept, edge=replace(self.edge, route_limits=limits))
 
     def ports(self) -> list[int]:
         return [port for port, _ in self.labelled_ports()]
@@ -225,6 +229,12 @@ def _validate(topology: Topology) -> Topology:
                     raise TopologyError(
                         f"{service.name}/{version.name} lacks an outbound port for {peer}"
                     )
+    for route, per_s in topology.edge.route_limits.items():
+        target, _, method = route.partition(".")
+        if target not in names or not method or per_s < 1:
+            raise TopologyError(
+                f"edge route limit {route}: {per_s}: expected service.Method: requests/s >= 1"
+            )
     ports = topology.ports()
     duplicates = sorted({p for p in ports if ports.count(p) > 1})
     if duplicates:
@@ -242,6 +252,7 @@ def parse(raw: Mapping[str, Any]) -> Topology:
         int(edge_raw.get("rate_limit_tokens", 1000)),
         int(edge_raw.get("rate_limit_per_s", 1000)),
         tuple(str(o) for o in edge_raw.get("cors_origins", ["*"])),
+        {str(k): int(v) for k, v in dict(edge_raw.get("route_limits") or {}).items()},
     )
     services = tuple(_service(str(n), r, defaults) for n, r in dict(raw["services"]).items())
     redis_port = int(raw.get("redis_port", 6390))

@@ -39,9 +39,13 @@ async def edge(
 ) -> AsyncIterator[Edge]:
     upstream = await serve(FakeInventory(Behaviour(label="from-v1")))
     topology = with_apps(base_topology, {"inventory": {"v1": [upstream.port]}})
-    topology = replace(
-        topology, edge=replace(topology.edge, rate_limit_tokens=40, rate_limit_per_s=1)
+    edge_settings = replace(
+        topology.edge,
+        rate_limit_tokens=40,
+        rate_limit_per_s=1,
+        route_limits={"inventory.GetStock": 3},
     )
+    topology = replace(topology, edge=edge_settings)
     site = web.serve_in_thread(web.site_root(tmp_path, tmp_path / "no-dist"), topology.edge.web)
     try:
         await envoy_mesh.astart(topology, ["inventory-v1-0", "edge"])
@@ -151,6 +155,20 @@ async def test_rate_limit_per_route_answers_resource_exhausted(edge: Edge) -> No
     # another route has its own bucket
     status, _, _ = await asyncio.to_thread(_http, edge.base + "/v1/products")
     assert status != 429
+
+
+async def test_a_route_limit_gives_that_route_a_smaller_bucket(edge: Edge) -> None:
+    async with grpc.aio.insecure_channel(edge.base.removeprefix("http://")) as channel:
+        stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+        codes = []
+        for _ in range(8):
+            try:
+                await stub.GetStock(inventory_pb2.GetStockRequest(sku="s"), timeout=5)
+                codes.append(grpc.StatusCode.OK)
+            except grpc.aio.AioRpcError as err:
+                codes.append(err.code())
+    refused = codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED)
+    assert refused >= 4 and codes[-1] == grpc.StatusCode.RESOURCE_EXHAUSTED  # 3 tokens, <=1 refill
 
 
 async def test_edge_logs_json_and_serves_prometheus_stats_on_local_admin(

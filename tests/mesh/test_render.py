@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pathlib
 import shutil
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from mesh import k8s, render, validate
 from mesh.policy import SAFE_RETRY_ON, UNSAFE_RETRY_ON
 from mesh.resolved import to_raw
-from mesh.topology import Topology, TopologyError, load, parse
+from mesh.topology import Topology, TopologyError, _validate, load, parse
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -112,3 +113,11 @@ def test_istio_rendering_agrees_with_envoy_field_by_field(
             "baseEjectionTime": outlier["base_ejection_time"],
             "maxEjectionPercent": outlier["max_ejection_percent"],
         }
+
+
+def test_a_route_limit_must_name_a_service_method_and_a_positive_rate(
+    base_topology: Topology,
+) -> None:
+    for limits in ({"nosuch.Method": 5}, {"order": 5}, {"order.PlaceOrder": 0}):
+        with pytest.raises(TopologyError, match="route limit"):
+            _validate(replace(base_topology, edge=replace(base_topology.edge, route_limits=limits)))
