@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from mesh import k8s, launcher, render, resolved, shift, status, topology, up, validate
+from mesh import gate, k8s, launcher, render, resolved, shift, status, topology, up, validate
 from mesh.ports import free_port
 from mesh.topology import TopologyError
 
@@ -59,10 +59,11 @@ def _status(args: argparse.Namespace) -> int:
 
 def _shift(args: argparse.Namespace) -> int:
     run_dir = pathlib.Path(args.run_dir)
-    current = resolved.running(run_dir)
     weights = shift.parse_weights(args.weights)
-    updated, applied = shift.apply(current, run_dir / "envoy", args.service, weights)
-    resolved.save(updated, run_dir / resolved.RESOLVED)
+    with gate.routes_lock(run_dir):  # the edge gate rewrites the same route file
+        current = resolved.running(run_dir)
+        updated, applied = shift.apply(current, run_dir / "envoy", args.service, weights)
+        resolved.save(updated, run_dir / resolved.RESOLVED)
     split = " ".join(f"{k}={v}" for k, v in updated.service(args.service).weights().items())
     slowest = max(applied.values(), default=0.0)
     print(

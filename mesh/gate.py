@@ -27,11 +27,12 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import fcntl
 import json
 import logging
 import pathlib
 import signal
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -101,18 +102,33 @@ def load(envoy_dir: pathlib.Path) -> list[str]:
     return [str(sku) for sku in json.loads(path.read_text())["sold_out"]]
 
 
+@contextlib.contextmanager
+def routes_lock(run_dir: pathlib.Path) -> Iterator[None]:
+    """Held by whoever rewrites the edge's routes (the gate, `shopmesh shift`), so neither
+    writes from a topology or a sold-out set the other is changing."""
+    path = run_dir / "envoy" / ".edge-routes.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def apply(run_dir: pathlib.Path, skus: Sequence[str]) -> None:
     """Save the sold-out set and rewrite the edge's routes with it (weights as last shifted)."""
     from mesh.edge import ROUTE_NAME, edge_routes
 
     envoy_dir = run_dir / "envoy"
-    render.atomic_write(envoy_dir / STATE_FILE, json.dumps({"sold_out": sorted(skus)}))
-    topology = resolved.running(run_dir)
-    config = edge_routes(topology, sorted(skus))
-    path = envoy_dir / "rds" / "edge" / f"{ROUTE_NAME}.yaml"
-    render.atomic_write(
-        path, render.dump(render.discovery_response(config, topology.config_version))
-    )
+    with routes_lock(run_dir):
+        render.atomic_write(envoy_dir / STATE_FILE, json.dumps({"sold_out": sorted(skus)}))
+        topology = resolved.running(run_dir)
+        config = edge_routes(topology, sorted(skus))
+        path = envoy_dir / "rds" / "edge" / f"{ROUTE_NAME}.yaml"
+        render.atomic_write(
+            path, render.dump(render.discovery_response(config, topology.config_version))
+        )
 
 
 async def catalog(stub: inventory_pb2_grpc.InventoryServiceStub, timeout_s: float) -> list[str]:
@@ -171,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mesh.gate", description=__doc__.split("\n")[0])
     parser.add_argument("--run-dir", required=True, type=pathlib.Path)
     parser.add_argument("--target", required=True, help="inventory's address (host:port)")
-    parser.add_argument("--interval-s", type=float, default=0.1)
+    parser.add_argument("--interval-s", type=float, default=0.025)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 

@@ -125,9 +125,12 @@ def _order_app_requests(run_dir: pathlib.Path) -> int:
     return sum(found.values())
 
 
-def _sold_out_at_edge(channel: grpc.Channel) -> bool:
+def _sold_out_at_edge(channel: grpc.Channel, run_dir: pathlib.Path) -> bool:
+    """A hinted PlaceOrder is refused SOLD_OUT and the order service never saw it."""
+    before = _order_app_requests(run_dir)
     error = _place(channel, hint=True)
-    return error is not None and error.code() is grpc.StatusCode.FAILED_PRECONDITION
+    refused = error is not None and error.code() is grpc.StatusCode.FAILED_PRECONDITION
+    return refused and _order_app_requests(run_dir) == before
 
 
 @pytest.mark.slow
@@ -139,7 +142,7 @@ def test_a_sold_out_sku_is_answered_at_the_edge_until_stock_comes_back(
         stock = inventory_pb2_grpc.InventoryServiceStub(channel)
         stock.SetStock(inv.SetStockRequest(sku=SKU, available=0), timeout=5)
         _until(lambda: gate.load(mesh / "envoy") == [SKU], "the gate to close")
-        _until(lambda: _sold_out_at_edge(channel), "the edge to answer SOLD_OUT")
+        _until(lambda: _sold_out_at_edge(channel, mesh), "the edge to answer SOLD_OUT")
 
         before = _order_app_requests(mesh)
         errors = [_place(channel, hint=True) for _ in range(20)]
@@ -166,7 +169,7 @@ def test_a_sold_out_sku_is_answered_at_the_edge_until_stock_comes_back(
 
         # a traffic shift rewrites the edge's routes and keeps the gate closed
         updated, _ = shift.apply(topology, mesh / "envoy", "inventory", {"v1": 50, "v2": 50})
-        assert _sold_out_at_edge(channel)
+        assert _sold_out_at_edge(channel, mesh)
         assert updated.config_version > topology.config_version
 
         stock.Restock(inv.RestockRequest(sku=SKU, quantity=5), timeout=5)

@@ -170,6 +170,6 @@ def test_up_in_process_shift_status_then_sigterm_stops_all(
     assert set(seen["applied"]) == {"edge"}
     assert seen["edge_routes"] == {"edge": "2"}
     assert re.search(r"inventory-v1-0 +90% +SERVING", seen["report"])
-    assert len(seen["pids"]) == 7  # redis, 2 x (sidecar + app), web server, edge
+    assert len(seen["pids"]) == 8  # redis, 2 x (sidecar + app), web server, edge, edge gate
     assert [p for p in seen["pids"] if launcher.pid_alive(p)] == []
     assert signal.getsignal(signal.SIGTERM) is not None
