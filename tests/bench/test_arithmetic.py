@@ -140,6 +140,35 @@ def test_open_loop_latency_throughput_and_littles_law_on_a_virtual_clock() -> No
     assert recorder.send_lag.summary()["max"] == 0.0
 
 
+def test_open_loop_behind_schedule_still_takes_answers_between_sends() -> None:
+    """Every send is late (all were due at 0): answers must be read while the late sends go
+    out, or they pile up unread and the run measures the generator's own queue."""
+    events: list[str] = []
+
+    async def send(_index: int) -> str:
+        events.append("send")
+        await asyncio.sleep(0)
+        return "OK"
+
+    async def scenario() -> driver.Recorder:
+        loop = asyncio.get_running_loop()
+        recorder = driver.Recorder(measure_from=0.0)
+        original = recorder.done
+
+        def done(due: float, at: float, outcome: str) -> None:
+            events.append("answer")
+            original(due, at, outcome)
+
+        recorder.done = done  # type: ignore[method-assign]
+        await driver.open_loop(send, range(200), [0.0] * 200, loop.time() - 1.0, loop.time,
+                               recorder)  # fmt: skip
+        return recorder
+
+    recorder = asyncio.run(scenario())
+    assert recorder.outcomes == {"OK": 200}
+    assert events.index("answer") < 10  # the first answers come in among the first sends
+
+
 class _StallingServer:
     """One request at a time, 5 ms each, and nothing at all between t=2 s and t=3 s."""
 
