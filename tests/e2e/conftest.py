@@ -3,7 +3,6 @@ and a headless Debian Chromium driven by Playwright, shared by the browser tests
 
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
 import subprocess
@@ -13,9 +12,9 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
-from mesh import launcher, panel
+from mesh import panel
 from mesh.resolved import running
-from tests.mesh.test_up import REPO, _shopmesh, _wait_for
+from tests.meshup import REPO, shopmesh, shopmesh_up
 from tests.services import require
 
 CHROMIUM = "/usr/bin/chromium"
@@ -50,7 +49,7 @@ class RunningMesh:
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
-            _shopmesh(*args, "--run-dir", str(self.run_dir)),
+            shopmesh(*args, "--run-dir", str(self.run_dir)),
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -63,26 +62,11 @@ class RunningMesh:
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningMesh]:
     base = tmp_path_factory.mktemp("e2e")
-    run_dir, ready, log_path = base / "run", base / "ready", base / "up.log"
-    # embedded Redis and SQLite, like a first `make up`; the web server finds the run dir (for
-    # its /mesh.json) in the environment it inherits
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MYSQL_DSN"}}
-    env[panel.RUN_DIR_ENV] = str(run_dir)
-    args = ["--run-dir", str(run_dir), "--free-ports", "--ready-file", str(ready)]
-    with log_path.open("wb") as log:
-        up = subprocess.Popen(
-            _shopmesh("up", *args), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        _wait_for(ready, up, log_path, 180)
+    # the web server finds the run dir (for its /mesh.json) in the environment it inherits
+    with shopmesh_up(base, env={panel.RUN_DIR_ENV: str(base / "run")}) as run_dir:
         edge_port = running(run_dir).edge.port
         with grpc.insecure_channel(f"127.0.0.1:{edge_port}") as channel:
             yield RunningMesh(run_dir, edge_port, channel)
-    finally:
-        launcher.down(run_dir, timeout_s=20)
-        if up.poll() is None:
-            up.kill()
-        up.wait(30)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,9 @@ import pathlib
 import struct
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import grpc
 import pytest
@@ -138,35 +139,40 @@ async def test_outside_callers_cannot_steer_envoy_with_x_envoy_headers(edge: Edg
     assert reply.product.title == "from-v1"
 
 
-async def test_rate_limit_per_route_answers_resource_exhausted(edge: Edge) -> None:
+async def _calls(
+    edge: Edge, count: int, call: Callable[[inventory_pb2_grpc.InventoryServiceStub], Any]
+) -> list[tuple[grpc.StatusCode, dict[str, Any]]]:
+    """Each call's code and trailing metadata, `count` calls in a row through the edge."""
+    results = []
     async with grpc.aio.insecure_channel(edge.base.removeprefix("http://")) as channel:
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
-        codes = []
-        for _ in range(45):
+        for _ in range(count):
             try:
-                await stub.GetProduct(inventory_pb2.GetProductRequest(sku="s"), timeout=5)
-                codes.append(grpc.StatusCode.OK)
+                await call(stub)
+                results.append((grpc.StatusCode.OK, {}))
             except grpc.aio.AioRpcError as err:
-                codes.append(err.code())
-                trailing = dict(err.trailing_metadata() or ())
+                results.append((err.code(), dict(err.trailing_metadata() or ())))
+    return results
+
+
+async def test_rate_limit_per_route_answers_resource_exhausted(edge: Edge) -> None:
+    results = await _calls(
+        edge, 45, lambda stub: stub.GetProduct(inventory_pb2.GetProductRequest(sku="s"), timeout=5)
+    )
+    codes = [code for code, _ in results]
     assert codes.count(grpc.StatusCode.OK) <= 41  # 40 tokens, at most one refill
     assert codes[-1] == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert trailing.get("retry-after") == "1"
+    assert results[-1][1].get("retry-after") == "1"
     # another route has its own bucket
     status, _, _ = await asyncio.to_thread(_http, edge.base + "/v1/products")
     assert status != 429
 
 
 async def test_a_route_limit_gives_that_route_a_smaller_bucket(edge: Edge) -> None:
-    async with grpc.aio.insecure_channel(edge.base.removeprefix("http://")) as channel:
-        stub = inventory_pb2_grpc.InventoryServiceStub(channel)
-        codes = []
-        for _ in range(8):
-            try:
-                await stub.GetStock(inventory_pb2.GetStockRequest(sku="s"), timeout=5)
-                codes.append(grpc.StatusCode.OK)
-            except grpc.aio.AioRpcError as err:
-                codes.append(err.code())
+    results = await _calls(
+        edge, 8, lambda stub: stub.GetStock(inventory_pb2.GetStockRequest(sku="s"), timeout=5)
+    )
+    codes = [code for code, _ in results]
     refused = codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED)
     assert refused >= 4 and codes[-1] == grpc.StatusCode.RESOURCE_EXHAUSTED  # 3 tokens, <=1 refill
 

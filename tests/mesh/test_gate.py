@@ -4,10 +4,8 @@ one the services give; stock coming back opens the gate, and a traffic shift kee
 
 from __future__ import annotations
 
-import os
 import pathlib
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -25,8 +23,8 @@ from shop.inventory.v1 import inventory_pb2 as inv
 from shop.inventory.v1 import inventory_pb2_grpc
 from shop.order.v1 import order_pb2 as orders
 from shop.order.v1 import order_pb2_grpc
+from tests.meshup import shopmesh_up
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
 SKU = "SKU-MUG"
 
 
@@ -66,34 +64,8 @@ def test_envoy_accepts_an_edge_config_with_a_closed_gate(
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pathlib.Path]:
     """`shopmesh up` with inventory and order on free ports (embedded Redis, SQLite)."""
     folder = tmp_path_factory.mktemp("gate")
-    run_dir, ready, log_path = folder / "run", folder / "ready", folder / "up.log"
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MYSQL_DSN"}}
-    args = ["--run-dir", str(run_dir), "--services", "inventory,order", "--free-ports"]
-    with log_path.open("wb") as log:
-        up = subprocess.Popen(
-            [sys.executable, "-m", "mesh.cli", "up", *args, "--ready-file", str(ready)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 120
-    while not ready.exists():
-        if up.poll() is not None or time.monotonic() > deadline:
-            up.kill()
-            up.wait()
-            pytest.fail(f"shopmesh up did not get ready:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-    try:
+    with shopmesh_up(folder, "--services", "inventory,order", timeout_s=120) as run_dir:
         yield run_dir
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "mesh.cli", "down", "--run-dir", str(run_dir)],
-            cwd=REPO,
-            timeout=60,
-            check=False,
-        )
-        up.wait(timeout=60)
 
 
 def _until(check: Callable[[], bool], what: str, timeout_s: float = 15.0) -> None:

@@ -10,7 +10,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -26,25 +25,9 @@ from mesh.topology import Topology
 from mesh.up import StartError, UpOptions, preflight
 from mesh.up import run as up_run
 from shop.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from tests.meshup import REPO, wait_for
+from tests.meshup import shopmesh as _shopmesh
 from tests.services import free_port
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-
-
-def _shopmesh(*args: str) -> list[str]:
-    return [sys.executable, "-m", "mesh.cli", *args]
-
-
-def _wait_for(
-    path: pathlib.Path, process: subprocess.Popen[bytes], log: pathlib.Path, timeout_s: float
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            pytest.fail(f"shopmesh up did not get ready:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
 
 
 def _query_through_edge(edge_port: int) -> None:
@@ -70,7 +53,7 @@ def test_up_serves_through_the_edge_then_down_leaves_no_process(tmp_path: pathli
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for(ready, up, log_path, 90)
+        wait_for(ready, up, log_path, 90)
         state = launcher.read_state(run_dir)
         assert state is not None
         pids = [int(m["pid"]) for m in state["members"]]
