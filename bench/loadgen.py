@@ -23,7 +23,7 @@ import os
 import queue as queue_module
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -282,6 +282,28 @@ def bottleneck_warnings(result: LoadResult, open_loop: bool) -> list[str]:
             "than planned and latency includes the generator's own queue"
         )
     return found
+
+
+def interleaved(
+    specs: Mapping[str, LoadSpec],
+    rounds: int,
+    before_round: Callable[[int], None] | None = None,
+) -> dict[str, list[LoadResult]]:
+    """Each spec run `rounds` times, interleaved (a, b, c, a, b, c, ...): a neighbour that slows
+    the machine for a while then slows every case alike, instead of whichever case happened to
+    run then. `before_round(k)` runs before round k."""
+    found: dict[str, list[LoadResult]] = {name: [] for name in specs}
+    for k in range(max(1, rounds)):
+        if before_round is not None:
+            before_round(k)
+        for name, spec in specs.items():
+            found[name].append(run(spec))
+    return found
+
+
+def fastest(results: Mapping[str, list[LoadResult]]) -> dict[str, LoadResult]:
+    """The fastest run of each case."""
+    return {name: max(runs, key=lambda r: r.rps) for name, runs in results.items()}
 
 
 def run(spec: LoadSpec) -> LoadResult:

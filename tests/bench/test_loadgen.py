@@ -46,3 +46,23 @@ def test_progress_line_counts_winners_refusals_shed_and_errors(
     line = capsys.readouterr().err
     assert "sale [" in line and "8/10" in line
     assert "ok=2 refused=3 shed=2 errors=1" in line
+
+
+def test_interleaved_rounds_alternate_cases_and_fastest_keeps_the_best(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    order: list[str] = []
+    rates = iter([100.0, 50.0, 80.0, 90.0])
+
+    def fake_run(spec: loadgen.LoadSpec) -> loadgen.LoadResult:
+        order.append(spec.method)
+        rps = next(rates)
+        return loadgen.LoadResult(int(rps), 1.0, {"OK": int(rps)}, {}, 0.0)
+
+    monkeypatch.setattr(loadgen, "run", fake_run)
+    specs = {name: loadgen.LoadSpec("t", f"/{name}", "x:y", 1, 1.0) for name in ("a", "b")}
+    rounds: list[int] = []
+    runs = loadgen.interleaved(specs, 2, rounds.append)
+    assert order == ["/a", "/b", "/a", "/b"] and rounds == [0, 1]
+    best = loadgen.fastest(runs)
+    assert (best["a"].rps, best["b"].rps) == (100.0, 90.0)
