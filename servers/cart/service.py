@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 import grpc
 
 from servers.cart.desk import CartDesk
-from servers.cart.pricing import PricedCart, StockState
+from servers.cart.pricing import PricedCart, PricedLine, StockState
 from servers.common import money
 from shop.cart.v1 import cart_pb2 as pb
 from shop.cart.v1 import cart_pb2_grpc
@@ -94,22 +95,29 @@ def _set_exact(target: common_pb2.Money, value: Decimal, currency: str) -> None:
     target.nanos = int((value - units) * _NANOS)
 
 
+@functools.lru_cache(maxsize=8192)
+def _encode_line(line: PricedLine, currency: str) -> pb.CartLine:
+    """One priced line as a message. Pure, and carts repeat lines (the same SKU, quantity and
+    price on every GetCart of a cart, and across buyers of a popular item), so it is cached;
+    appending a cached message copies it in C."""
+    out = pb.CartLine(
+        sku=line.sku, title=line.title, quantity=line.quantity, stock_state=_STOCK_STATE[line.stock]
+    )
+    _set_exact(out.unit_price, line.unit_price, currency)
+    _set_money(out.line_subtotal, line.subtotal, currency)
+    _set_money(out.line_discount, line.discount, currency)
+    _set_money(out.line_total, line.total, currency)
+    return out
+
+
 def encode_cart(cart: PricedCart) -> pb.Cart:
-    # Built in place (add(), sub-message fields) rather than from keyword arguments, which copy
-    # every nested Money: GetCart/AddItem encode a whole cart on every call.
+    # Built in place (sub-message fields) rather than from keyword arguments, which copy every
+    # nested Money: GetCart/AddItem encode a whole cart on every call.
     currency = cart.currency
     encoded = pb.Cart(coupon_code=cart.coupon, currency_code=currency, item_count=cart.item_count)
+    lines = encoded.lines
     for line in cart.lines:
-        out = encoded.lines.add(
-            sku=line.sku,
-            title=line.title,
-            quantity=line.quantity,
-            stock_state=_STOCK_STATE[line.stock],
-        )
-        _set_exact(out.unit_price, line.unit_price, currency)
-        _set_money(out.line_subtotal, line.subtotal, currency)
-        _set_money(out.line_discount, line.discount, currency)
-        _set_money(out.line_total, line.total, currency)
+        lines.append(_encode_line(line, currency))
     _set_money(encoded.subtotal, cart.subtotal, currency)
     _set_money(encoded.discount, cart.discount, currency)
     _set_money(encoded.total, cart.total, currency)
