@@ -74,8 +74,26 @@ def _details(error: errors.ShopError) -> tuple[int, list[any_pb2.Any]]:
     return code_pb2.INTERNAL, []
 
 
+# Refusals repeat (a flash sale answers SOLD_OUT for one SKU and generation all day): their
+# statuses are built once. A status is immutable, so sharing one is safe.
+_REFUSALS: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], grpc.Status] = {}
+_REFUSALS_MAX = 4096
+
+
 def to_grpc_status(error: errors.ShopError) -> grpc.Status:
     """Build the status (code, message, `grpc-status-details-bin`) for a domain error."""
+    if type(error) is not errors.PreconditionFailed:
+        return _build(error)
+    key = (error.reason, error.domain, error.message, tuple(sorted(error.metadata.items())))
+    status = _REFUSALS.get(key)
+    if status is None:
+        if len(_REFUSALS) >= _REFUSALS_MAX:
+            _REFUSALS.clear()
+        status = _REFUSALS[key] = _build(error)
+    return status
+
+
+def _build(error: errors.ShopError) -> grpc.Status:
     code, details = _details(error)
     status: grpc.Status = rpc_status.to_status(
         status_pb2.Status(code=code, message=error.message, details=details)

@@ -57,3 +57,17 @@ def test_a_refusal_without_a_reason_is_not_trusted_as_a_business_rule() -> None:
         grpc.StatusCode.FAILED_PRECONDITION, grpc.aio.Metadata(), grpc.aio.Metadata(), "no"
     )
     assert isinstance(from_rpc_error(raw, "inventory"), errors.DependencyUnavailable)
+
+
+def test_a_repeated_refusal_reuses_its_status_and_a_different_one_does_not() -> None:
+    def refusal(sku: str) -> errors.PreconditionFailed:
+        return errors.PreconditionFailed("SOLD_OUT", "inv", f"{sku} is sold out", {"sku": sku})
+
+    sold, again, other = refusal("SKU-A"), refusal("SKU-A"), refusal("SKU-B")
+    first = to_grpc_status(sold)
+    assert to_grpc_status(again) is first
+    assert to_grpc_status(other) is not first
+    newer = errors.PreconditionFailed(
+        "SOLD_OUT", "inv", "SKU-A is sold out", {"sku": "SKU-A", "generation": "2"}
+    )
+    assert dict(to_grpc_status(newer).trailing_metadata) != dict(first.trailing_metadata)
