@@ -30,7 +30,7 @@ from servers.cart.tokens import TokenCodec
 from servers.cart.upstream import GrpcInventory, GrpcOrders
 from servers.common import coupons, logs
 from servers.common.channels import open_channel
-from servers.common.server import ServiceApp, run, serve_until_signalled
+from servers.common.server import Periodic, ServiceApp, run, serve_until_signalled
 from servers.common.settings import EnvReader, ServerSettings
 from shop.cart.v1 import cart_pb2, cart_pb2_grpc
 from shop.order.v1 import order_pb2
@@ -104,7 +104,7 @@ async def create_app(
         service_names=[SERVICE_NAME],
         register=register,
         checks={"catalog": catalog_loaded},
-        background=[catalog.refresh_forever],
+        periodic=[Periodic("catalog-refresh", catalog.refresh, settings.catalog.refresh_s)],
         on_stop=[close],
     )
     return app, desk

@@ -77,15 +77,6 @@ class Catalog:
         self._products = {product.sku: product for product in products}
         self._loaded_at = self._clock()
 
-    async def refresh_forever(self) -> None:
-        """Background task: keep the catalog fresh; failures are retried at the next tick."""
-        while True:
-            try:
-                await self.refresh()
-            except DependencyUnavailable as exc:
-                _log.warning("catalog refresh failed: %s", exc.message)
-            await asyncio.sleep(self._rules.refresh_s)
-
     async def products_for(self, skus: Sequence[str], *, strict: bool = True) -> dict[str, Product]:
         """The products of `skus`. Strict: NOT_FOUND names the first SKU inventory does not
         sell; otherwise such SKUs are left out (a product withdrawn since it was added)."""

@@ -4,6 +4,7 @@ the error interceptor, background tasks and graceful shutdown."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -15,12 +16,28 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from servers.common import tracing
+from servers.common.errors import DependencyUnavailable
 from servers.common.health import Check, HealthMonitor
 from servers.common.interceptor import ServerPipeline
 from servers.common.metrics import Metrics
 from servers.common.settings import ServerSettings
 
 _log = logging.getLogger("shopmesh.server")
+
+
+# On shutdown, a periodic round in progress gets this long to finish before it is cancelled.
+ROUND_GRACE_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Periodic:
+    """Work the runtime repeats, `interval_s` after each round ends, until shutdown. A round that
+    fails is logged and the next goes ahead; shutdown lets a round in progress finish (at most
+    ROUND_GRACE_S) instead of cancelling it halfway through a call."""
+
+    name: str
+    once: Callable[[], Awaitable[object]]
+    interval_s: float
 
 
 @dataclass
@@ -30,7 +47,9 @@ class ServiceApp:
     service_names: list[str]
     register: Callable[[grpc.aio.Server], None]
     checks: Mapping[str, Check] = field(default_factory=dict)
+    # long-running work (a subscription), cancelled at shutdown
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    periodic: list[Periodic] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     dependency_errors: Mapping[type[BaseException], str] = field(default_factory=dict)
 
@@ -47,6 +66,8 @@ class RunningServer:
     app: ServiceApp
     grace_s: float
     tasks: list[asyncio.Task[None]]
+    rounds: list[asyncio.Task[None]] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def address(self) -> str:
@@ -56,10 +77,14 @@ class RunningServer:
         """Health NOT_SERVING, stop taking calls, let in-flight calls finish, then clean up."""
         await self.monitor.shut_down()
         await self.server.stop(self.grace_s if grace_s is None else grace_s)
-        for task in self.tasks:
+        self.stopping.set()  # periodic work ends after the round in progress
+        if self.rounds:
+            await asyncio.wait(self.rounds, timeout=ROUND_GRACE_S)
+        tasks = self.tasks + self.rounds
+        for task in tasks:
             task.cancel()
-        if self.tasks:  # bounded: a background task stuck in cleanup must not hang shutdown
-            _done, stuck = await asyncio.wait(self.tasks, timeout=2.0)
+        if tasks:  # bounded: a background task stuck in cleanup must not hang shutdown
+            _done, stuck = await asyncio.wait(tasks, timeout=2.0)
             for task in stuck:
                 _log.warning(
                     "background task did not stop in time", extra={"task": task.get_name()}
@@ -115,11 +140,27 @@ async def start(app: ServiceApp, settings: ServerSettings) -> RunningServer:
     tasks += [
         asyncio.create_task(work(), name=getattr(work, "__name__", "bg")) for work in app.background
     ]
+    stopping = asyncio.Event()
+    rounds = [asyncio.create_task(_repeat(work, stopping), name=work.name) for work in app.periodic]
     _log.info(
         "serving",
         extra={"port": port, "metrics_port": metrics_port, "version": settings.version},
     )
-    return RunningServer(server, port, metrics_port, monitor, metrics, app, settings.grace_s, tasks)
+    return RunningServer(
+        server, port, metrics_port, monitor, metrics, app, settings.grace_s, tasks, rounds, stopping
+    )
+
+
+async def _repeat(work: Periodic, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        try:
+            await work.once()
+        except DependencyUnavailable as exc:
+            _log.warning("%s: %s; next round in %.1f s", work.name, exc.message, work.interval_s)
+        except Exception:
+            _log.exception("%s failed; next round in %.1f s", work.name, work.interval_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), work.interval_s)
 
 
 async def serve_until_signalled(app: ServiceApp, settings: ServerSettings) -> None:

@@ -14,7 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from servers.common import logs
 from servers.common import redis as shared_redis
-from servers.common.server import ServiceApp, run, serve_until_signalled
+from servers.common.server import Periodic, ServiceApp, run, serve_until_signalled
 from servers.common.settings import EnvReader, ServerSettings
 from servers.common.soldout import SoldOutSnapshot, follow_stock_events
 from servers.inventory.domain import Catalog
@@ -77,10 +77,8 @@ async def create_app(
             servicer, server
         ),
         checks={"redis": lambda: shared_redis.ping(redis_client)},
-        background=[
-            keeper.sweep_forever,
-            lambda: follow_stock_events(redis_client, store.channel, keeper.snapshot),
-        ],
+        background=[lambda: follow_stock_events(redis_client, store.channel, keeper.snapshot)],
+        periodic=[Periodic("sweeper", keeper.sweep_once, settings.rules.sweep_interval_s)],
         on_stop=[close],
         dependency_errors={RedisConnectionError: "redis", RedisTimeoutError: "redis"},
     )

@@ -233,14 +233,6 @@ class StockKeeper:
             _log.info("released expired reservations", extra={"count": released})
         return released
 
-    async def sweep_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except Exception:
-                _log.exception("sweep failed; retrying")
-            await asyncio.sleep(self._rules.sweep_interval_s)
-
 
 def _reservation(
     reservation_id: str,

@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from servers.common import coupons, logs, sql
 from servers.common import redis as shared_redis
 from servers.common.channels import open_channel
-from servers.common.server import ServiceApp, run, serve_until_signalled
+from servers.common.server import Periodic, ServiceApp, run, serve_until_signalled
 from servers.common.settings import EnvReader, ServerSettings
 from servers.common.snowflake import Snowflake
 from servers.common.soldout import SoldOutSnapshot, follow_stock_events, stock_back_channel
@@ -111,13 +111,13 @@ async def create_app(
 
     channel_name = stock_back_channel(settings.inventory_key_prefix)
     background = [lambda: follow_stock_events(client, channel_name, snapshot)]
-    if settings.run_canceller:
-        background.append(desk.expire_forever)
+    timeouts = Periodic("payment-timeouts", desk.sweep_once, settings.rules.timeout_scan_s)
     app = ServiceApp(
         service_names=[SERVICE_NAME],
         register=lambda server: order_pb2_grpc.add_OrderServiceServicer_to_server(servicer, server),
         checks={"redis": lambda: shared_redis.ping(client), "sql": db.ping},
         background=background,
+        periodic=[timeouts] if settings.run_canceller else [],
         on_stop=[close],
         dependency_errors={RedisConnectionError: "redis", RedisTimeoutError: "redis"},
     )

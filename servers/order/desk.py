@@ -367,15 +367,11 @@ class OrderDesk:
                     await self.store.forget_due(order_id)  # paid or gone meanwhile
         return cancelled
 
-    async def expire_forever(self) -> None:
-        """The payment-timeout canceller, which also retries stock commits left behind."""
-        while True:
-            try:
-                await self.expire_due()
-                await self._recommit()
-            except Exception:
-                _log.exception("payment-timeout sweep failed; retrying")
-            await asyncio.sleep(self.rules.timeout_scan_s)
+    async def sweep_once(self) -> None:
+        """One round of the payment-timeout canceller, which also retries stock commits left
+        behind (the runtime repeats it every `timeout_scan_s`)."""
+        await self.expire_due()
+        await self._recommit()
 
     async def watch(self, order_id: int, interval_s: float = 0.1) -> AsyncIterator[Order]:
         """Yield the order now and after each change, until it is terminal."""

@@ -20,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from servers.common import logs, sql
 from servers.common import redis as shared_redis
 from servers.common.channels import open_channel
-from servers.common.server import ServiceApp, run, serve_until_signalled
+from servers.common.server import Periodic, ServiceApp, run, serve_until_signalled
 from servers.common.settings import EnvReader, ServerSettings, SettingsError
 from servers.common.snowflake import Snowflake
 from servers.payment.claims import RedisClaims
@@ -168,7 +168,7 @@ async def create_app(
             servicer, server
         ),
         checks={"redis": lambda: shared_redis.ping(client), "sql": db.ping},
-        background=[gateway.purge_forever],
+        periodic=[Periodic("record-purge", gateway.purge_once, settings.rules.purge_interval_s)],
         on_stop=[close],
         dependency_errors={
             RedisConnectionError: "redis",

@@ -126,13 +126,12 @@ class PaymentGateway:
             raise NotFound("payment", f"{key[0]}/{key[1]}")
         return record
 
-    async def purge_forever(self) -> None:
-        """Forget finished records past the retention period (background task)."""
-        while True:
-            before = self._clock() - int(self._rules.retention_s * 1000)
-            while await self._records.purge(before, 500) == 500:
-                pass
-            await asyncio.sleep(self._rules.purge_interval_s)
+    async def purge_once(self) -> None:
+        """Forget finished records past the retention period (the runtime repeats it every
+        `purge_interval_s`)."""
+        before = self._clock() - int(self._rules.retention_s * 1000)
+        while await self._records.purge(before, 500) == 500:
+            pass
 
     def _authenticate(self, callback: Callback, now_ms: int) -> None:
         secrets = self._secrets.get(callback.provider, ())

@@ -16,7 +16,7 @@ import redis.exceptions
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from servers.common import deadline, errors
-from servers.common.server import RunningServer, ServiceApp, start
+from servers.common.server import ROUND_GRACE_S, Periodic, RunningServer, ServiceApp, start
 from servers.common.settings import ServerSettings
 from shop.inventory.v1 import inventory_pb2 as pb
 from shop.inventory.v1 import inventory_pb2_grpc
@@ -188,3 +188,50 @@ async def test_graceful_stop_finishes_in_flight_calls(harness: Harness) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await harness.stub.GetStock(pb.GetStockRequest(sku="a"), timeout=1)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_periodic_work_outlives_a_failed_round_and_stop_lets_a_round_finish() -> None:
+    rounds: list[str] = []
+    release, third = asyncio.Event(), asyncio.Event()
+
+    async def once() -> None:
+        rounds.append("start")
+        if len(rounds) == 3:
+            third.set()
+        if len(rounds) == 1:
+            raise errors.DependencyUnavailable("redis")  # logged; the next round goes ahead
+        if len(rounds) == 2:
+            raise RuntimeError("a bug")  # logged with its traceback; still goes on
+        await release.wait()  # a round in progress when the stop comes
+        rounds.append("finished")
+
+    app = ServiceApp(
+        service_names=[NAME], register=lambda _server: None, periodic=[Periodic("t", once, 0.01)]
+    )
+    running = await start(app, ServerSettings(service="periodic", port=0, metrics_port=-1))
+    await asyncio.wait_for(third.wait(), 5)
+    stopping = asyncio.create_task(running.stop(0))
+    await asyncio.sleep(0.1)
+    assert not stopping.done()  # waiting for the round, not cancelling it
+    release.set()
+    await asyncio.wait_for(stopping, 5)
+    assert rounds == ["start", "start", "start", "finished"]  # and no round after the stop
+
+
+async def test_a_round_that_never_ends_is_cancelled_after_the_grace() -> None:
+    cancelled = asyncio.Event()
+
+    async def once() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    app = ServiceApp(
+        service_names=[NAME], register=lambda _server: None, periodic=[Periodic("t", once, 1.0)]
+    )
+    running = await start(app, ServerSettings(service="periodic", port=0, metrics_port=-1))
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(running.stop(0), ROUND_GRACE_S + 5)
+    assert cancelled.is_set()
