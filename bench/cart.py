@@ -11,7 +11,6 @@ stock state at most 1 s old), so neither RPC calls inventory on the hot path.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import secrets
@@ -119,15 +118,7 @@ def _servers_env(
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bench cart", description=__doc__)
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per case")
-    parser.add_argument("--in-flight", type=int, default=64)
-    parser.add_argument(
-        "--rounds", type=int, default=2, help="interleaved rounds of every case (best kept)"
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
+    parser = loadgen.rpc_bench_parser("bench cart", __doc__, rounds=True)
     args = parser.parse_args(argv)
     spec = {"in_flight": args.in_flight, "duration_s": args.duration}
     echo_port, inventory_port, cart_port = procs.free_port(), procs.free_port(), procs.free_port()
@@ -179,6 +170,7 @@ def main(argv: list[str]) -> int:
         "token_bytes": int(codec["token_bytes"]),
         "rss_mb": round(rss, 1),
     }
-    emit("cart", rows, summary, {"in_flight": args.in_flight, "duration_s": args.duration})
+    settings = {"in_flight": args.in_flight, "duration_s": args.duration, "rounds": args.rounds}
+    emit("cart", rows, summary, settings)
     ok = add.ok > 0 and get.ok > 0 and add.ok == add.completed and get.ok == get.completed
     return 0 if ok else 1

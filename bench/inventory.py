@@ -11,7 +11,6 @@ then inventory's RSS after at least 100,000 reservations. Echo, reserve and sold
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import multiprocessing
 import os
@@ -130,15 +129,7 @@ def _reserved(address: str) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bench inventory", description=__doc__)
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per case")
-    parser.add_argument("--in-flight", type=int, default=64)
-    parser.add_argument(
-        "--rounds", type=int, default=2, help="interleaved rounds of every case (best kept)"
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
+    parser = loadgen.rpc_bench_parser("bench inventory", __doc__, rounds=True)
     args = parser.parse_args(argv)
     nonce = uuid.uuid4().hex[:8]
     os.environ["BENCH_NONCE"] = nonce

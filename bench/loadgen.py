@@ -15,6 +15,7 @@ bottleneck.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import dataclasses
 import importlib
@@ -282,6 +283,24 @@ def bottleneck_warnings(result: LoadResult, open_loop: bool) -> list[str]:
             "than planned and latency includes the generator's own queue"
         )
     return found
+
+
+def rpc_bench_parser(
+    prog: str, description: str | None, *, rounds: bool
+) -> argparse.ArgumentParser:
+    """The options every per-service RPC bench takes: seconds per case, requests in flight,
+    the Redis to use, and (with `rounds`) how many interleaved rounds to run."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per case")
+    parser.add_argument("--in-flight", type=int, default=64)
+    if rounds:
+        parser.add_argument(
+            "--rounds", type=int, default=2, help="interleaved rounds of every case (best kept)"
+        )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    return parser
 
 
 def interleaved(

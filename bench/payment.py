@@ -143,12 +143,7 @@ async def _gateway_cases(args: argparse.Namespace, prefix: str) -> _Cases:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="bench payment", description=__doc__)
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds per case")
-    parser.add_argument("--in-flight", type=int, default=64)
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    )
+    parser = loadgen.rpc_bench_parser("bench payment", __doc__, rounds=False)
     parser.add_argument(
         "--dsn",
         default=os.environ.get("MYSQL_DSN", "sqlite"),
