@@ -42,15 +42,17 @@ def _cors(topology: Topology) -> Json:
 
 def _rate_limit(topology: Topology, route: str) -> Json:
     """A token bucket per route; an empty bucket answers RESOURCE_EXHAUSTED (HTTP 429)."""
-    per_s = topology.edge.route_limits.get(route, 0)
+    edge = topology.edge
+    per_s = edge.route_limits.get(route)  # a route's own limit has a one-second bucket
+    tokens, fill = (per_s, per_s) if per_s else (edge.rate_limit_tokens, edge.rate_limit_per_s)
     return {
         "envoy.filters.http.local_ratelimit": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3"
             ".LocalRateLimit",
             "stat_prefix": f"edge_{route}",
             "token_bucket": {
-                "max_tokens": per_s if per_s else topology.edge.rate_limit_tokens,
-                "tokens_per_fill": per_s or topology.edge.rate_limit_per_s,
+                "max_tokens": tokens,
+                "tokens_per_fill": fill,
                 "fill_interval": "1s",
             },
             "filter_enabled": {**_PERCENT_100, "runtime_key": "edge_rate_limit_enabled"},

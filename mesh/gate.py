@@ -118,17 +118,14 @@ def routes_lock(run_dir: pathlib.Path) -> Iterator[None]:
 
 def apply(run_dir: pathlib.Path, skus: Sequence[str]) -> None:
     """Save the sold-out set and rewrite the edge's routes with it (weights as last shifted)."""
-    from mesh.edge import ROUTE_NAME, edge_routes
+    from mesh.edge import edge_unit
 
     envoy_dir = run_dir / "envoy"
     with routes_lock(run_dir):
         render.atomic_write(envoy_dir / STATE_FILE, json.dumps({"sold_out": sorted(skus)}))
         topology = resolved.running(run_dir)
-        config = edge_routes(topology, sorted(skus))
-        path = envoy_dir / "rds" / "edge" / f"{ROUTE_NAME}.yaml"
-        render.atomic_write(
-            path, render.dump(render.discovery_response(config, topology.config_version))
-        )
+        edge = edge_unit(topology, str(envoy_dir.resolve()), skus)
+        render.write_routes(edge, envoy_dir, topology.config_version)
 
 
 async def catalog(stub: inventory_pb2_grpc.InventoryServiceStub, timeout_s: float) -> list[str]:
