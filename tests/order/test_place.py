@@ -4,7 +4,10 @@ slow inventory past the caller's deadline."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import pathlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -171,36 +174,51 @@ async def _drain(stack: OrderStack) -> None:
     await writer.run()
 
 
-@pytest.mark.asyncio
-async def test_slow_inventory_past_the_deadline_leaves_nothing_held(
-    redis_client: aioredis.Redis, redis_url: str, key_prefix: str, tmp_path
-) -> None:
-    proxy: SlowProxy | None = None
-    channel: grpc.aio.Channel | None = None
+@contextlib.asynccontextmanager
+async def slow_reserve_stack(
+    redis_client: aioredis.Redis,
+    redis_url: str,
+    key_prefix: str,
+    tmp_path: pathlib.Path,
+    delay_s: float,
+    **options: Any,
+) -> AsyncIterator[OrderStack]:
+    """An order stack (SQLite) whose calls to inventory pass a proxy that answers Reserve
+    `delay_s` late; everything is stopped afterwards, however the test ends."""
     async with isolated_dsn("sqlite", tmp_path) as dsn:
-        # Order talks to inventory through a proxy that answers Reserve a second late.
-        base = await start_order_stack(redis_client, redis_url, key_prefix, dsn)
+        base = await start_order_stack(redis_client, redis_url, key_prefix, dsn, **options)
+        proxy: SlowProxy | None = None
+        channel: grpc.aio.Channel | None = None
         try:
-            proxy = await SlowProxy(base.inventory_address, {"Reserve"}, 1.0).start()
+            proxy = await SlowProxy(base.inventory_address, {"Reserve"}, delay_s).start()
             channel = grpc.aio.insecure_channel(proxy.address)
             base.desk.inventory._stub = inventory_pb2_grpc.InventoryServiceStub(channel)
-            started = time.perf_counter()
-            with pytest.raises(grpc.aio.AioRpcError) as late:
-                await base.order_stub.PlaceOrder(order_request("slow", (SKU, 4)), timeout=0.5)
-            elapsed = time.perf_counter() - started
-            assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            assert elapsed < 0.6, elapsed  # deadline + 100 ms
-            await base.desk.drain()  # the compensating release
-            await base.inventory.keeper.sweep_once()
-            assert await levels(base, SKU) == [(3000, 0)]
-            assert await base.desk.store.backlog() == 0
-            assert await base.desk.store.claim_of("slow") is None  # the client may retry
+            yield base
         finally:
             if channel is not None:
                 await channel.close()
             if proxy is not None:
                 await proxy.stop()
             await base.stop()
+
+
+@pytest.mark.asyncio
+async def test_slow_inventory_past_the_deadline_leaves_nothing_held(
+    redis_client: aioredis.Redis, redis_url: str, key_prefix: str, tmp_path
+) -> None:
+    # Order talks to inventory through a proxy that answers Reserve a second late.
+    async with slow_reserve_stack(redis_client, redis_url, key_prefix, tmp_path, 1.0) as base:
+        started = time.perf_counter()
+        with pytest.raises(grpc.aio.AioRpcError) as late:
+            await base.order_stub.PlaceOrder(order_request("slow", (SKU, 4)), timeout=0.5)
+        elapsed = time.perf_counter() - started
+        assert late.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert elapsed < 0.6, elapsed  # deadline + 100 ms
+        await base.desk.drain()  # the compensating release
+        await base.inventory.keeper.sweep_once()
+        assert await levels(base, SKU) == [(3000, 0)]
+        assert await base.desk.store.backlog() == 0
+        assert await base.desk.store.claim_of("slow") is None  # the client may retry
 
 
 @pytest.mark.asyncio
@@ -238,40 +256,29 @@ async def test_too_many_placements_at_once_are_shed_fast_holding_nothing(
 ) -> None:
     """While max_placing orders are in flight, another buyer is told to retry at once
     (RESOURCE_EXHAUSTED + RetryInfo) instead of queueing behind them."""
-    proxy: SlowProxy | None = None
-    channel: grpc.aio.Channel | None = None
-    async with isolated_dsn("sqlite", tmp_path) as dsn:
-        base = await start_order_stack(redis_client, redis_url, key_prefix, dsn, max_placing=2)
-        try:
-            proxy = await SlowProxy(base.inventory_address, {"Reserve"}, 0.5).start()
-            channel = grpc.aio.insecure_channel(proxy.address)
-            base.desk.inventory._stub = inventory_pb2_grpc.InventoryServiceStub(channel)
+    async with slow_reserve_stack(
+        redis_client, redis_url, key_prefix, tmp_path, 0.5, max_placing=2
+    ) as base:
 
-            async def buy(i: int) -> tuple[str, float, grpc.aio.AioRpcError | None]:
-                started = time.perf_counter()
-                try:
-                    await base.order_stub.PlaceOrder(order_request(f"busy-{i}", (SKU, 1)))
-                    return "OK", time.perf_counter() - started, None
-                except grpc.aio.AioRpcError as err:
-                    return err.code().name, time.perf_counter() - started, err
+        async def buy(i: int) -> tuple[str, float, grpc.aio.AioRpcError | None]:
+            started = time.perf_counter()
+            try:
+                await base.order_stub.PlaceOrder(order_request(f"busy-{i}", (SKU, 1)))
+                return "OK", time.perf_counter() - started, None
+            except grpc.aio.AioRpcError as err:
+                return err.code().name, time.perf_counter() - started, err
 
-            first = [asyncio.create_task(buy(i)) for i in range(2)]
-            await asyncio.sleep(0.15)  # both are now waiting on the slow Reserve
-            shed = await asyncio.gather(*(buy(i) for i in range(2, 6)))
-            assert [code for code, _, _ in shed] == ["RESOURCE_EXHAUSTED"] * 4
-            assert max(took for _, took, _ in shed) < 0.3
-            error = shed[0][2]
-            assert error is not None and error_reason(error) == "PLACING_BUSY"
-            kinds = {type(d).__name__ for d in status_details(error)}
-            assert "RetryInfo" in kinds
-            assert [code for code, _, _ in await asyncio.gather(*first)] == ["OK", "OK"]
-            assert await levels(base, SKU) == [(2998, 2)]  # the shed buyers hold nothing
-        finally:
-            if channel is not None:
-                await channel.close()
-            if proxy is not None:
-                await proxy.stop()
-            await base.stop()
+        first = [asyncio.create_task(buy(i)) for i in range(2)]
+        await asyncio.sleep(0.15)  # both are now waiting on the slow Reserve
+        shed = await asyncio.gather(*(buy(i) for i in range(2, 6)))
+        assert [code for code, _, _ in shed] == ["RESOURCE_EXHAUSTED"] * 4
+        assert max(took for _, took, _ in shed) < 0.3
+        error = shed[0][2]
+        assert error is not None and error_reason(error) == "PLACING_BUSY"
+        kinds = {type(d).__name__ for d in status_details(error)}
+        assert "RetryInfo" in kinds
+        assert [code for code, _, _ in await asyncio.gather(*first)] == ["OK", "OK"]
+        assert await levels(base, SKU) == [(2998, 2)]  # the shed buyers hold nothing
 
 
 @pytest.mark.asyncio
