@@ -126,16 +126,20 @@ def _factory(name: str) -> Callable[[int], Request]:
     return built
 
 
-def outcome_of(error: Any, reasons: bool) -> str:
-    """ "CODE", or "CODE:REASON" when the status carries a google.rpc ErrorInfo, or
+async def outcome_of(call: Any, reasons: bool) -> str:
+    """ "OK", "CODE", or "CODE:REASON" when the status carries a google.rpc ErrorInfo, or
     "CODE:ENVOY_OVERLOADED" when an Envoy answered for a tripped circuit breaker (it marks those
-    with `x-envoy-overloaded`): load shed by the mesh, not a failure of the service."""
-    code = str(error.code().name)
-    if not reasons:
+    with `x-envoy-overloaded`): load shed by the mesh, not a failure of the service.
+
+    It reads the call's status instead of awaiting its response: a refusal then costs the
+    generator no exception (an AioRpcError with its traceback), which in a flash sale, where
+    nearly every answer is SOLD_OUT, was a quarter of the generator's CPU per call."""
+    code = str((await call.code()).name)
+    if not reasons or code == "OK":
         return code
     from google.rpc import error_details_pb2, status_pb2
 
-    metadata = [*(error.initial_metadata() or ()), *(error.trailing_metadata() or ())]
+    metadata = [*(await call.initial_metadata() or ()), *(await call.trailing_metadata() or ())]
     for key, value in metadata:
         if key == "x-envoy-overloaded":
             return f"{code}:ENVOY_OVERLOADED"
@@ -181,11 +185,8 @@ async def _drive(spec: LoadSpec, part: int, barrier: Any, report: Any) -> _Part:
         kind, method, body = bodies[index]
         key = (index % len(channels), method)
         call = calls.get(key) or calls.setdefault(key, channels[key[0]].unary_unary(method))
-        try:
-            await call(body, timeout=spec.timeout_s, metadata=metadata)
-            outcome = "OK"
-        except grpc.aio.AioRpcError as error:
-            outcome = outcome_of(error, spec.reasons)
+        answer = call(body, timeout=spec.timeout_s, metadata=metadata)
+        outcome = await outcome_of(answer, spec.reasons)
         return f"{kind}/{outcome}" if kind else outcome
 
     for channel in channels:  # connect before the clock starts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from bench import loadgen, procs
@@ -66,3 +67,42 @@ def test_interleaved_rounds_alternate_cases_and_fastest_keeps_the_best(
     assert order == ["/a", "/b", "/a", "/b"] and rounds == [0, 1]
     best = loadgen.fastest(runs)
     assert (best["a"].rps, best["b"].rps) == (100.0, 90.0)
+
+
+@pytest.mark.asyncio
+async def test_outcomes_name_the_code_and_the_error_info_reason_without_raising() -> None:
+    from servers.common.errors import PreconditionFailed
+    from servers.common.status import to_grpc_status
+
+    refusal = to_grpc_status(PreconditionFailed("SOLD_OUT", "test", "SKU-1 is sold out", {}))
+
+    async def answer(request: bytes, context: grpc.aio.ServicerContext) -> bytes | None:
+        if request == b"refuse":
+            context.set_trailing_metadata(refusal.trailing_metadata)
+            context.set_details(refusal.details)
+            context.set_code(refusal.code)
+            return None
+        if request == b"shed":
+            await context.send_initial_metadata((("x-envoy-overloaded", "true"),))
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "overflow")
+        return request
+
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    handler = grpc.unary_unary_rpc_method_handler(answer)
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("t.T", {"A": handler})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary("/t.T/A")
+            outcomes = [
+                await loadgen.outcome_of(call(body), reasons)
+                for body, reasons in (
+                    (b"ok", True), (b"refuse", True), (b"refuse", False), (b"shed", True)
+                )
+            ]  # fmt: skip
+    finally:
+        await server.stop(0)
+    assert outcomes == [
+        "OK", "FAILED_PRECONDITION:SOLD_OUT", "FAILED_PRECONDITION", "UNAVAILABLE:ENVOY_OVERLOADED"
+    ]  # fmt: skip
