@@ -122,6 +122,8 @@ def _summary(args: argparse.Namespace, found: dict[str, Any], echo_rps: float) -
         "p50_ms": round(sale.latency_ms["p50"], 2), "p90_ms": round(sale.latency_ms["p90"], 2),
         "p99_ms": round(sale.latency_ms["p99"], 2),
         "p999_ms": round(sale.latency_ms["p999"], 2), "gen_cpu": round(sale.generator_cpu_share, 3),
+        # how late the generator itself sent: a part of every latency above, on shared cores
+        "send_lag_p99_ms": round(sale.send_lag_ms.get("p99", 0.0), 2),
     }  # fmt: skip
     if echo_rps:
         summary["echo_rps"] = round(echo_rps, 1)
