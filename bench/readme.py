@@ -18,8 +18,8 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 # the figures worth a glance per benchmark (the JSON has them all); others show every key
 HEADLINES = {
     "flash-sale": ("buyers", "units", "won", "oversold", "lost", "sale_rps", "max_served_rps",
-                   "served_vs_echo", "p99_ms", "ours_vs_h2load", "served_vs_rowlock",
-                   "invariants_ok"),
+                   "served_vs_echo", "p99_ms", "send_lag_p99_ms", "ours_vs_h2load",
+                   "served_vs_rowlock", "invariants_ok"),
     "curve": ("peak_rps", "max_achieved_rps", "shed", "errors", "p99_ms",
               "littles_vs_in_flight", "reconcile_clean"),
 }  # fmt: skip
@@ -35,7 +35,9 @@ def latest(results: pathlib.Path = RESULTS) -> list[dict[str, Any]]:
 
 
 def _figures(name: str, summary: Mapping[str, Any]) -> str:
-    keys = [k for k in HEADLINES.get(name, tuple(summary)) if k in summary]
+    # a named variant (`--name flash-sale-at-2000`) shows its benchmark's headline figures
+    base = next((k for k in HEADLINES if name == k or name.startswith(f"{k}-")), name)
+    keys = [k for k in HEADLINES.get(base, tuple(summary)) if k in summary]
     return ", ".join(f"{k}={summary[k]}" for k in keys)
 
 
