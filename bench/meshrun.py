@@ -125,7 +125,7 @@ def _start(
             args, env={**child_env, **extra}, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        _wait_ready(ready, up, log, timeout_s)
+        launcher.wait_ready_file(ready, up, log, timeout_s)
         return up, Mesh(run_dir, resolved.running(run_dir), extra, log)
     except BaseException as exc:
         _stop(up, run_dir)
@@ -143,17 +143,6 @@ def _stop(up: subprocess.Popen[bytes], run_dir: pathlib.Path) -> None:
             up.kill()
             up.wait()
     launcher.down(run_dir, timeout_s=5)
-
-
-def _wait_ready(
-    ready: pathlib.Path, up: subprocess.Popen[bytes], log: pathlib.Path, timeout_s: float
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not ready.exists():
-        if up.poll() is not None or time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"shopmesh up did not get ready:\n{tail}")
-        time.sleep(0.1)
 
 
 @dataclasses.dataclass

@@ -144,6 +144,19 @@ def pid_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
+def wait_ready_file(
+    ready: pathlib.Path, up: subprocess.Popen[bytes], log: pathlib.Path, timeout_s: float
+) -> None:
+    """Wait until a `shopmesh up --ready-file` process writes its ready file; RuntimeError with
+    the tail of its log when it exits first or `timeout_s` passes (the caller stops it)."""
+    deadline = time.monotonic() + timeout_s
+    while not ready.exists():
+        if up.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"shopmesh up did not get ready:\n{tail}")
+        time.sleep(0.1)
+
+
 def down(run_dir: pathlib.Path, timeout_s: float = 30.0) -> list[str]:
     """Ask the running `shopmesh up` to stop (it stops its children in reverse order), then make
     sure none of the processes it recorded is left. Returns what had to be killed."""

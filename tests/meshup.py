@@ -8,7 +8,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -25,13 +24,12 @@ def shopmesh(*args: str) -> list[str]:
 def wait_for(
     path: pathlib.Path, process: subprocess.Popen[bytes], log: pathlib.Path, timeout_s: float
 ) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            pytest.fail(f"shopmesh up did not get ready:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
+    try:
+        launcher.wait_ready_file(path, process, log, timeout_s)
+    except RuntimeError as exc:
+        process.kill()
+        process.wait()
+        pytest.fail(str(exc))
 
 
 @contextlib.contextmanager
