@@ -20,7 +20,7 @@ from servers.common.soldout import SoldOutSnapshot, follow_stock_events
 from servers.inventory.domain import Catalog
 from servers.inventory.keeper import KeeperRules, StockKeeper
 from servers.inventory.service import InventoryService
-from servers.inventory.store import RedisStockStore
+from servers.inventory.store import RESERVE_LINGER_S, RedisStockStore
 from shop.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
 DEFAULT_CATALOG = pathlib.Path(__file__).with_name("data") / "catalog.json"
@@ -34,6 +34,7 @@ class InventorySettings:
     key_prefix: str = "inv"
     sold_out_ttl_s: float = 2.0
     low_stock_threshold: int = 10
+    reserve_linger_s: float = RESERVE_LINGER_S
     rules: KeeperRules = field(default_factory=KeeperRules)
 
     @classmethod
@@ -44,6 +45,10 @@ class InventorySettings:
             key_prefix=env.text("INVENTORY_KEY_PREFIX", "inv"),
             sold_out_ttl_s=env.number("INVENTORY_SOLD_OUT_TTL_S", 2.0, minimum=0),
             low_stock_threshold=env.integer("INVENTORY_LOW_STOCK", 10, minimum=0),
+            reserve_linger_s=env.number(
+                "INVENTORY_RESERVE_LINGER_MS", RESERVE_LINGER_S * 1000, minimum=0
+            )
+            / 1000,
             rules=KeeperRules(
                 default_ttl_s=env.number("INVENTORY_RESERVATION_TTL_S", 1_200.0, minimum=1),
                 keep_finished_s=env.number("INVENTORY_KEEP_FINISHED_S", 7 * 86_400.0, minimum=60),
@@ -57,7 +62,7 @@ async def create_app(
 ) -> tuple[ServiceApp, StockKeeper]:
     """Build the inventory app; the keeper is returned too, for tests and tools."""
     redis_client = client or shared_redis.connect(settings.server.redis_url)
-    store = RedisStockStore(redis_client, settings.key_prefix)
+    store = RedisStockStore(redis_client, settings.key_prefix, settings.reserve_linger_s)
     keeper = StockKeeper(
         Catalog.from_file(settings.catalog_path),
         store,

@@ -18,6 +18,10 @@ from servers.inventory.domain import LineRecord, Product, SaleConfig, StockLevel
 _LUA = pathlib.Path(__file__).with_name("lua")
 # Concurrent Reserve calls on one SKU share a script call of at most this many reservations.
 RESERVE_BATCH = 64
+# ... and, while the process is busy with concurrent callers, a batch waits up to this long for
+# more (servers/common/batching.py): on 2 cores it lifted Reserve from 0.35 to about 0.9 of a
+# bare echo server's rate. 0 turns the wait off.
+RESERVE_LINGER_S = 0.004
 _ReserveArgs = tuple[str, str, int, int, int]  # id, user, quantity, now ms, expires ms
 _FIELDS = ("initial", "available", "reserved", "sold", "limit", "start_ms", "end_ms", "gen")
 
@@ -56,9 +60,15 @@ class StockStore(Protocol):
 class RedisStockStore:
     """StockStore on one Redis (or a Redis Cluster: each script touches one SKU's slot)."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "inv") -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str = "inv",
+        reserve_linger_s: float = RESERVE_LINGER_S,
+    ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._reserve_linger_s = reserve_linger_s
         self.channel = stock_back_channel(prefix)
         self._reserve = load_script(client, _LUA / "reserve.lua")
         self._release = load_script(client, _LUA / "release.lua")
@@ -85,7 +95,11 @@ class RedisStockStore:
     ) -> LineOutcome:
         batcher = self._reserve_batches.get(sku)
         if batcher is None:
-            batcher = Batcher(partial(self._reserve_batch, sku), max_batch=RESERVE_BATCH)
+            batcher = Batcher(
+                partial(self._reserve_batch, sku),
+                max_batch=RESERVE_BATCH,
+                linger_s=self._reserve_linger_s,
+            )
             self._reserve_batches[sku] = batcher
         return await batcher.submit((reservation_id, user_id, quantity, now_ms, expire_ms))
 

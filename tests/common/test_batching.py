@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
-from servers.common.batching import Batcher
+from servers.common.batching import Batcher, ThreadLoad
 
 
 class Backend:
@@ -110,3 +111,81 @@ async def test_waiters_are_cancelled_when_the_batch_task_is() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Batcher(Backend().run, max_batch=0)
+
+
+def busy() -> float:
+    return 1.0
+
+
+def idle() -> float:
+    return 0.0
+
+
+async def arrivals(batcher: Batcher[int, int], count: int, gap_s: float) -> list[int]:
+    """`count` concurrent callers, one arriving every `gap_s` (0: every turn of the loop)."""
+    callers = []
+    for i in range(count):
+        callers.append(asyncio.ensure_future(batcher.submit(i)))
+        await asyncio.sleep(gap_s)
+    return await asyncio.gather(*callers)
+
+
+@pytest.mark.asyncio
+async def test_a_busy_process_holds_batches_back_for_concurrent_callers() -> None:
+    backend = Backend(delay_s=0)
+    batcher = Batcher(backend.run, linger_s=0.2, load=busy)
+    assert await asyncio.gather(batcher.submit(-1), batcher.submit(-2)) == [-10, -20]
+    backend.calls.clear()  # two callers at once: concurrency seen
+    assert await arrivals(batcher, 10, 0.0) == [i * 10 for i in range(10)]
+    # without the wait, a backend this fast would take them one by one
+    assert len(backend.calls) <= 3
+    assert (batcher.batches, batcher.items) == (len(backend.calls) + 1, 12)
+
+
+@pytest.mark.asyncio
+async def test_an_idle_process_sends_at_once_even_with_concurrent_callers() -> None:
+    backend = Backend(delay_s=0)
+    batcher = Batcher(backend.run, linger_s=0.2, load=idle)
+    await asyncio.gather(batcher.submit(-1), batcher.submit(-2))
+    backend.calls.clear()
+    await arrivals(batcher, 10, 0.0)
+    assert len(backend.calls) >= 8, backend.calls
+
+
+@pytest.mark.asyncio
+async def test_a_lone_sequential_caller_never_waits_even_when_busy() -> None:
+    backend = Backend(delay_s=0)
+    batcher = Batcher(backend.run, linger_s=0.2, load=busy)
+    started = asyncio.get_running_loop().time()
+    for i in range(20):
+        assert await batcher.submit(i) == i * 10
+    assert asyncio.get_running_loop().time() - started < 0.2  # not one linger of 0.2 s
+    assert backend.calls == [[i] for i in range(20)]
+
+
+@pytest.mark.asyncio
+async def test_the_wait_ends_when_callers_stop_coming_or_the_batch_is_full() -> None:
+    backend = Backend(delay_s=0)
+    batcher = Batcher(backend.run, max_batch=4, linger_s=5.0, load=busy)
+    started = asyncio.get_running_loop().time()
+    # two at once show concurrency; then nobody comes for a step, so the batch goes
+    assert await asyncio.gather(batcher.submit(1), batcher.submit(2)) == [10, 20]
+    assert await arrivals(batcher, 8, 0.002) == [i * 10 for i in range(8)]
+    assert asyncio.get_running_loop().time() - started < 1.0  # far from one 5 s linger
+    assert all(len(call) <= 4 for call in backend.calls)
+
+
+def test_thread_load_reads_the_share_of_time_on_cpu() -> None:
+    load = ThreadLoad(window_s=0.05)
+    load()
+    spin_until = time.perf_counter() + 0.1
+    while time.perf_counter() < spin_until:
+        pass
+    assert load() > 0.5
+    time.sleep(0.1)
+    assert load() < 0.5
+
+
+def test_linger_must_not_be_negative() -> None:
+    with pytest.raises(ValueError):
+        Batcher(Backend().run, linger_s=-1)
