@@ -11,8 +11,10 @@ batch back, up to `linger_s`, while both of these hold:
   - callers are concurrent: an item arrived while others waited or a batch was out, in the last
     second (a lone sequential caller never waits);
   - the process is busy: the event loop's thread spent at least `busy_share` of the recent wall
-    time on CPU (when idle, waiting only adds latency; when busy, every call already queues
-    behind others, and sharing a round trip frees CPU for them).
+    time on CPU, and it stays "busy" until the share falls under `idle_share` (lingering itself
+    lowers the share). When not busy, waiting only adds latency (at 1,500 Reserves/s on 2 cores,
+    a 0.5 threshold without the hysteresis raised p99 from 2.7 to 6.7 ms); when busy, every call
+    already queues behind others, and sharing a round trip frees CPU for them.
 It stops waiting as soon as the batch is full or a step of LINGER_STEP_S brings nobody new.
 """
 
@@ -60,7 +62,8 @@ class Batcher(Generic[Item, Result]):
         max_batch: int = 64,
         max_in_flight: int = 1,
         linger_s: float = 0.0,
-        busy_share: float = 0.5,
+        busy_share: float = 0.75,
+        idle_share: float = 0.5,
         load: Callable[[], float] | None = None,
     ) -> None:
         if max_batch < 1 or max_in_flight < 1:
@@ -72,6 +75,8 @@ class Batcher(Generic[Item, Result]):
         self._max_in_flight = max_in_flight
         self._linger_s = linger_s
         self._busy_share = busy_share
+        self._idle_share = idle_share
+        self._busy = False
         self._load = load or ThreadLoad()
         self._overlapped_at = -CONCURRENCY_MEMORY_S
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
@@ -110,10 +115,11 @@ class Batcher(Generic[Item, Result]):
             self._drainers -= 1
 
     def _worth_waiting(self) -> bool:
-        concurrent = time.perf_counter() - self._overlapped_at < CONCURRENCY_MEMORY_S
-        return (
-            concurrent and len(self._pending) < self._max_batch and self._load() >= self._busy_share
-        )
+        if time.perf_counter() - self._overlapped_at >= CONCURRENCY_MEMORY_S:
+            return False  # no concurrent callers of late
+        share = self._load()
+        self._busy = share >= (self._idle_share if self._busy else self._busy_share)
+        return self._busy and len(self._pending) < self._max_batch
 
     async def _linger(self) -> None:
         """Hold the batch back while callers keep coming, at most linger_s."""

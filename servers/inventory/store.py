@@ -19,7 +19,7 @@ _LUA = pathlib.Path(__file__).with_name("lua")
 # Concurrent Reserve calls on one SKU share a script call of at most this many reservations.
 RESERVE_BATCH = 64
 # ... and, while the process is busy with concurrent callers, a batch waits up to this long for
-# more (servers/common/batching.py): on 2 cores it lifted Reserve from 0.35 to about 0.9 of a
+# more (servers/common/batching.py): on 2 cores it lifted Reserve from 0.35 to about 0.8 of a
 # bare echo server's rate. 0 turns the wait off.
 RESERVE_LINGER_S = 0.004
 _ReserveArgs = tuple[str, str, int, int, int]  # id, user, quantity, now ms, expires ms

@@ -189,3 +189,24 @@ def test_thread_load_reads_the_share_of_time_on_cpu() -> None:
 def test_linger_must_not_be_negative() -> None:
     with pytest.raises(ValueError):
         Batcher(Backend().run, linger_s=-1)
+
+
+@pytest.mark.asyncio
+async def test_busy_starts_past_busy_share_and_ends_under_idle_share() -> None:
+    share = [0.0]
+    backend = Backend(delay_s=0)
+    batcher = Batcher(
+        backend.run, linger_s=0.2, busy_share=0.75, idle_share=0.5, load=lambda: share[0]
+    )
+    await asyncio.gather(batcher.submit(-1), batcher.submit(-2))  # concurrency seen
+
+    async def calls_for(load: float) -> int:
+        share[0] = load
+        backend.calls.clear()
+        await arrivals(batcher, 6, 0.0)
+        return len(backend.calls)
+
+    assert await calls_for(0.6) >= 5  # under busy_share: not yet busy, no waiting
+    assert await calls_for(0.8) == 1  # busy: one shared call
+    assert await calls_for(0.6) == 1  # still busy above idle_share
+    assert await calls_for(0.4) >= 5  # idle again
