@@ -16,7 +16,7 @@ WEB_DEPS = echo "==> npm ci in clients/web (from package-lock.json)" && \
 help:
 	@echo "make up         set up .venv and run the shop (embedded Redis unless REDIS_URL is set)"
 	@echo "make test       set up .venv and run the test suite with coverage"
-	@echo "make lint       ruff + mypy (strict on servers/ and mesh/)"
+	@echo "make lint       ruff + mypy (strict on servers/, mesh/ and bench/)"
 	@echo "make proto      regenerate clients/python and clients/web/src/gen from protos/ (needs Node)"
 	@echo "make web        rebuild the browser bundle clients/web/dist (needs Node)"
 	@echo "make bench-inventory   inventory benchmark (prints a table, writes bench/results/)"

@@ -91,7 +91,8 @@ def configure(address: str, sku: str, units: int, limit: int) -> None:
 def stock_of(address: str, sku: str) -> inv.Stock:
     with grpc.insecure_channel(address) as channel:
         stub = inventory_pb2_grpc.InventoryServiceStub(channel)
-        return stub.GetStock(inv.GetStockRequest(sku=sku), timeout=10).stock
+        stock: inv.Stock = stub.GetStock(inv.GetStockRequest(sku=sku), timeout=10).stock
+        return stock
 
 
 def sql_dsn(choice: str) -> str:
@@ -131,7 +132,8 @@ def sku_hint(args: argparse.Namespace, sku: str) -> tuple[tuple[str, str], ...]:
 
 
 def probe_units(args: argparse.Namespace) -> int:
-    return max(1, round(args.units * PROBE_BUYERS / request_count(args.buyers, args.repeat)))
+    units: int = args.units
+    return max(1, round(units * PROBE_BUYERS / request_count(args.buyers, args.repeat)))
 
 
 def _probe(args: argparse.Namespace, mesh: meshrun.Mesh, nonce: str) -> loadgen.LoadResult:

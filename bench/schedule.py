@@ -21,14 +21,15 @@ def double11(hours: float) -> float:
     if hours < 0:
         return 0.0
     if hours < 2:
-        return 1200.0 + 800.0 * hours**1.8
+        return 1200.0 + 800.0 * float(hours**1.8)
     if hours < 4:
         return 8200.0 - 600.0 * abs(hours - 3.0)
-    return max(300.0, 8200.0 * 0.92 ** (hours - 4.0))
+    return max(300.0, 8200.0 * float(0.92 ** (hours - 4.0)))
 
 
 class Schedule(Protocol):
-    duration_s: float
+    @property
+    def duration_s(self) -> float: ...
 
     def rate(self, t: float) -> float:
         """Requests per second due at `t` seconds after the start."""
