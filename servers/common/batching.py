@@ -119,7 +119,7 @@ class Batcher(Generic[Item, Result]):
             return False  # no concurrent callers of late
         share = self._load()
         self._busy = share >= (self._idle_share if self._busy else self._busy_share)
-        return self._busy and len(self._pending) < self._max_batch
+        return self._busy  # a batch already full leaves at once: _linger's loop checks that
 
     async def _linger(self) -> None:
         """Hold the batch back while callers keep coming, at most linger_s."""
